@@ -1,0 +1,112 @@
+/**
+ * The channels between the master and its workers. Master to worker: the
+ * worker's stdin, one JSON object a line; its end (EOF) means the master is
+ * gone, even after a SIGKILL. Worker to master: a unix socket in a private
+ * folder of the master's, one JSON object a line.
+ * @module
+ */
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Address } from "./address.ts";
+import type { AppSpec } from "./config.ts";
+import type { Settings } from "./settings.ts";
+
+/** Everything a worker needs to boot, sent as the first line of its stdin. */
+export interface WorkerBoot {
+  readonly type: "boot";
+  readonly settings: Settings;
+  readonly app: AppSpec;
+  /** Where this worker listens: the public addresses, or internal ones behind a relay. */
+  readonly listen: readonly { readonly address: Address; readonly reusePort: boolean; readonly tls: boolean }[];
+  /** The master's socket for {@link WorkerMessage}s. */
+  readonly ipcPath: string;
+}
+
+/** What a worker tells the master. */
+export type WorkerMessage =
+  | { readonly type: "ready"; readonly pid: number }
+  | { readonly type: "boot_error"; readonly pid: number; readonly code: number; readonly message: string };
+
+function _readLines(socket: Socket, onLine: (line: string) => void): void {
+  let buffered = "";
+  socket.setEncoding("utf8");
+  socket.on("data", (chunk: string) => {
+    buffered += chunk;
+    let nl;
+    while ((nl = buffered.indexOf("\n")) >= 0) {
+      onLine(buffered.slice(0, nl));
+      buffered = buffered.slice(nl + 1);
+    }
+  });
+}
+
+/** The master's end: a socket in a fresh 0700 folder. */
+export class IpcServer {
+  readonly path: string;
+  readonly #dir: string;
+  readonly #server: Server;
+
+  private constructor(dir: string, server: Server) {
+    this.#dir = dir;
+    this.path = join(dir, "master.sock");
+    this.#server = server;
+  }
+
+  /** Opens the socket; `onMessage` gets every message of every worker. */
+  static async open(onMessage: (message: WorkerMessage) => void): Promise<IpcServer> {
+    const dir = mkdtempSync(join(tmpdir(), "corral-"));
+    chmodSync(dir, 0o700);
+    const server = createServer((socket) => {
+      socket.on("error", () => {});
+      _readLines(socket, (line) => {
+        try {
+          onMessage(JSON.parse(line) as WorkerMessage);
+        } catch { /* not ours: ignore */ }
+      });
+    });
+    const ipc = new IpcServer(dir, server);
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(ipc.path, () => resolve());
+    });
+    return ipc;
+  }
+
+  /** Closes the socket and removes its folder. */
+  close(): void {
+    this.#server.close();
+    rmSync(this.#dir, { recursive: true, force: true });
+  }
+}
+
+/** A worker's end of the channel to the master. */
+export class IpcClient {
+  readonly #socket: Socket;
+  private constructor(socket: Socket) {
+    this.#socket = socket;
+  }
+
+  /** Connects to the master's socket. */
+  static connect(path: string): Promise<IpcClient> {
+    return new Promise((resolve, reject) => {
+      const socket = createConnection(path, () => {
+        socket.off("error", reject);
+        socket.on("error", () => {});
+        resolve(new IpcClient(socket));
+      });
+      socket.once("error", reject);
+    });
+  }
+
+  /** Sends one message; resolves once it is handed to the kernel. */
+  send(message: WorkerMessage): Promise<void> {
+    return new Promise((resolve) => this.#socket.write(JSON.stringify(message) + "\n", () => resolve()));
+  }
+
+  /** Keeps the connection from holding the event loop open. */
+  unref(): void {
+    this.#socket.unref();
+  }
+}

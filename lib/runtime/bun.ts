@@ -1,0 +1,87 @@
+/** The Bun side of the runtime seam. */
+import process from "node:process";
+import { lines } from "./_lines.ts";
+import { bindError } from "./_bind_error.ts";
+import type { ChildProcess, RemoteAddr, Runtime, ServeInfo, ServeSpec, Signal } from "./types.ts";
+
+type BunServer = ReturnType<typeof Bun.serve>;
+
+/** `info.remoteAddr`, computed only when the app asks for it. */
+class _Info implements ServeInfo {
+  #request: Request;
+  #server: BunServer;
+  constructor(request: Request, server: BunServer) {
+    this.#request = request;
+    this.#server = server;
+  }
+  get remoteAddr(): RemoteAddr {
+    const ip = this.#server.requestIP(this.#request);
+    if (!ip) return { transport: "unix", path: "" };
+    return { transport: "tcp", hostname: ip.address, port: ip.port };
+  }
+}
+
+function _selfCommand(): string[] {
+  // A `bun build --compile` binary runs its embedded entry from /$bunfs/.
+  if (Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/")) {
+    return [process.execPath];
+  }
+  return [process.execPath, ...process.execArgv, Bun.main];
+}
+
+function _spawn(argv: string[], options: { cwd?: string }): ChildProcess {
+  const proc = Bun.spawn(argv, {
+    stdin: "pipe",
+    stdout: "inherit",
+    stderr: "inherit",
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+  });
+  return {
+    pid: proc.pid,
+    exited: proc.exited.then(() => ({ code: proc.signalCode ? null : proc.exitCode, signal: proc.signalCode })),
+    send(line) {
+      try {
+        proc.stdin.write(line + "\n");
+        proc.stdin.flush();
+      } catch { /* the child is gone */ }
+    },
+    kill(signal) {
+      try {
+        proc.kill(signal);
+      } catch { /* already gone */ }
+    },
+  };
+}
+
+function _serve(spec: ServeSpec) {
+  const { address, tls, handler } = spec;
+  try {
+    const server: BunServer = Bun.serve({
+      ...(address.transport === "unix"
+        ? { unix: address.path }
+        : { hostname: address.hostname, port: address.port, reusePort: spec.reusePort }),
+      ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
+      development: false,
+      fetch: (request: Request, srv: BunServer) => handler(request, new _Info(request, srv)),
+      error: spec.onError,
+    });
+    return { shutdown: () => server.stop(false) };
+  } catch (err) {
+    throw bindError(address, tls !== null, err);
+  }
+}
+
+/** Bun's implementation of {@link Runtime}. */
+export const bunRuntime: Runtime = {
+  name: "bun",
+  version: Bun.version,
+  args: process.argv.slice(2),
+  selfCommand: _selfCommand,
+  spawn: _spawn,
+  serve: _serve,
+  onSignal(signal: Signal, listener: () => void) {
+    process.on(signal, listener);
+  },
+  stdinLines: () => lines(Bun.stdin.stream()),
+  exit: (code: number) => process.exit(code),
+};

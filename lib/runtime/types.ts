@@ -1,0 +1,81 @@
+/**
+ * The runtime seam: the one interface Deno and Bun each implement. No file
+ * outside lib/runtime/ names `Deno.` or `Bun.`.
+ * @module
+ */
+import type { Address } from "../address.ts";
+
+/** Signals corral sends or listens for. */
+export type Signal =
+  | "SIGTERM"
+  | "SIGINT"
+  | "SIGQUIT"
+  | "SIGHUP"
+  | "SIGKILL"
+  | "SIGUSR1"
+  | "SIGUSR2"
+  | "SIGTTIN"
+  | "SIGTTOU"
+  | "SIGWINCH";
+
+/** The client's address as the app sees it in `info.remoteAddr`. */
+export type RemoteAddr =
+  | { readonly transport: "tcp"; readonly hostname: string; readonly port: number }
+  | { readonly transport: "unix"; readonly path: string };
+
+/** The second argument of a fetch handler. */
+export interface ServeInfo {
+  readonly remoteAddr: RemoteAddr;
+}
+
+/** A Web-standard fetch handler. */
+export type Handler = (request: Request, info: ServeInfo) => Response | Promise<Response>;
+
+/** How one server is started. */
+export interface ServeSpec {
+  readonly address: Address;
+  /** SO_REUSEPORT: several workers bind the same TCP address. */
+  readonly reusePort: boolean;
+  readonly tls: { readonly cert: string; readonly key: string } | null;
+  readonly handler: Handler;
+  /** Turns a thrown or rejected handler into the response the client gets. */
+  readonly onError: (error: unknown) => Response;
+}
+
+/** A listening server. */
+export interface RunningServer {
+  /** Stops accepting, lets in-flight requests finish, closes idle connections. */
+  shutdown(): Promise<void>;
+}
+
+/** How a child process ended. */
+export interface ChildExit {
+  readonly code: number | null;
+  readonly signal: string | null;
+}
+
+/** A worker subprocess: its stdin is the master's message pipe. */
+export interface ChildProcess {
+  readonly pid: number;
+  readonly exited: Promise<ChildExit>;
+  /** Writes one line to the child's stdin; a gone child is not an error. */
+  send(line: string): void;
+  kill(signal: Signal): void;
+}
+
+/** What corral needs from the runtime it runs on. */
+export interface Runtime {
+  readonly name: "deno" | "bun";
+  readonly version: string;
+  /** Command-line arguments after the program. */
+  readonly args: readonly string[];
+  /** The command that starts this same program again, without arguments. */
+  selfCommand(): string[];
+  /** Flags the runtime needs to pass to a worker (e.g. --unstable-net). */
+  spawn(argv: string[], options: { cwd?: string }): ChildProcess;
+  serve(spec: ServeSpec): RunningServer;
+  onSignal(signal: Signal, listener: () => void): void;
+  /** Lines from stdin; ends when the writer closes it. */
+  stdinLines(): AsyncIterable<string>;
+  exit(code: number): never;
+}
