@@ -1,0 +1,151 @@
+/**
+ * Starts the real corral CLI, under the runtime running the tests, on free
+ * loopback ports; waits on its log lines instead of sleeping; cleans up.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import process from "node:process";
+
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export const IS_BUN = "Bun" in globalThis;
+export const RUNTIME = IS_BUN ? "bun" : "deno";
+
+/** The command that runs cli.ts with the current runtime. */
+export function cliCommand(): string[] {
+  return IS_BUN ? [process.execPath, "cli.ts"] : [process.execPath, "run", "-A", "cli.ts"];
+}
+
+/** A port that was free a moment ago. */
+export function freePort(host = "127.0.0.1"): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, host, () => {
+      const addr = s.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves when `check()` is true; rejects after `ms`. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
+}
+
+/** Whether a process is alive. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const running = new Set<Corral>();
+
+/** A running corral CLI. */
+export class Corral {
+  readonly proc: ChildProcess;
+  stderr = "";
+  stdout = "";
+  readonly exited: Promise<{ code: number | null; signal: string | null }>;
+  exitCode: number | null = null;
+
+  constructor(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
+    const [cmd, ...rest] = cliCommand();
+    this.proc = spawn(cmd as string, [...rest, ...args], {
+      cwd: options.cwd ?? ROOT,
+      env: { ...process.env, ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.proc.stdout?.setEncoding("utf8");
+    this.proc.stderr?.setEncoding("utf8");
+    this.proc.stdout?.on("data", (d: string) => this.stdout += d);
+    this.proc.stderr?.on("data", (d: string) => this.stderr += d);
+    this.exited = new Promise((resolve) => {
+      this.proc.on("exit", (code, signal) => {
+        this.exitCode = code;
+        resolve({ code, signal });
+      });
+    });
+    running.add(this);
+    this.exited.then(() => running.delete(this));
+  }
+
+  get pid(): number {
+    return this.proc.pid as number;
+  }
+
+  /** Worker pids from the "Booting worker with pid: N" lines. */
+  workerPids(): number[] {
+    return [...this.stderr.matchAll(/Booting worker with pid: (\d+)/g)].map((m) => Number(m[1]));
+  }
+
+  /** Waits for a log line matching `pattern`; fails fast if corral exits first. */
+  async waitForLog(pattern: RegExp, ms = 15_000): Promise<void> {
+    await waitFor(`log ${pattern} (stderr so far:\n${this.stderr})`, () => {
+      if (pattern.test(this.stderr)) return true;
+      if (this.exitCode !== null || this.proc.signalCode) {
+        throw new Error(`corral exited (${this.exitCode}) before logging ${pattern}:\n${this.stderr}`);
+      }
+      return false;
+    }, ms);
+  }
+
+  /** Waits until every worker is serving. */
+  ready(ms = 15_000): Promise<void> {
+    return this.waitForLog(/Ready: \d+ workers? serving/, ms);
+  }
+
+  /** Waits for the exit, bounded; kills it if it does not come. */
+  async exit(ms = 10_000): Promise<{ code: number | null; signal: string | null }> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const result = await Promise.race([
+      this.exited,
+      new Promise<null>((r) => timer = setTimeout(() => r(null), ms)),
+    ]);
+    clearTimeout(timer);
+    if (result === null) {
+      await stopAll();
+      throw new Error(`corral did not exit within ${ms} ms:\n${this.stderr}`);
+    }
+    return result;
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    try {
+      // process.kill, not proc.kill: Deno's child_process reports a child it
+      // signalled through proc.kill as killed by that signal, whatever its exit.
+      process.kill(this.pid, signal);
+    } catch { /* gone */ }
+  }
+}
+
+/** Kills every corral a test started, and its workers. */
+export async function stopAll(): Promise<void> {
+  for (const c of running) {
+    const workers = c.workerPids();
+    c.kill("SIGKILL");
+    for (const pid of workers) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch { /* gone */ }
+    }
+    await c.exited;
+  }
+}
+
+/** Runs corral to completion with a bounded time; returns code and output. */
+export async function runCorral(args: string[], ms = 15_000, env: Record<string, string> = {}) {
+  const c = new Corral(args, { env });
+  const { code } = await c.exit(ms);
+  return { code, stderr: c.stderr, stdout: c.stdout };
+}
