@@ -45,6 +45,24 @@ export function toHandler(value: unknown): Handler {
 }
 
 /**
+ * One line for an import failure, with the source position when the
+ * runtime gives one: Deno puts it on the message's last line, Bun in the
+ * `position` of each build message of an AggregateError.
+ */
+function _importFailure(err: unknown): string {
+  const first = err instanceof AggregateError && err.errors.length ? err.errors[0] : err;
+  const e = first as { name?: string; message?: string; position?: { file: string; line: number; column: number } };
+  const message = String(e?.message ?? first);
+  let line = message.split("\n")[0] ?? message;
+  if (!line.includes(":") || !/^[A-Z]\w*Error/.test(line)) {
+    const name = e?.name && e.name !== "Error" ? e.name.replace(/^BuildMessage$/, "SyntaxError") : "";
+    if (name && !line.startsWith(name)) line = `${name}: ${line}`;
+  }
+  const at = e?.position ? `${e.position.file}:${e.position.line}:${e.position.column}` : /\bat (\S+:\d+:\d+)\s*$/.exec(message)?.[1];
+  return at ? `${line} (at ${at})` : line;
+}
+
+/**
  * Imports APP_MODULE and returns its handler.
  * @throws {AppLoadError} with one line naming the module and the cause.
  */
@@ -60,13 +78,12 @@ export async function loadApp(spec: AppSpec, cwd: string): Promise<Handler> {
   try {
     mod = await import(specifier);
   } catch (err) {
-    const name = err instanceof Error && err.name !== "Error" ? `${err.name}: ` : "";
-    throw fail(`${name}${describeError(err)}`, err);
+    throw fail(_importFailure(err), err);
   }
   if (!(spec.exportName in mod) || mod[spec.exportName] === undefined) {
     const names = Object.keys(mod).filter((k) => mod[k] !== undefined);
     const has = names.length ? `it exports: ${names.join(", ")}` : "it exports nothing";
-    const which = spec.exportName === "default" ? "a default export" : `an export named "${spec.exportName}"`;
+    const which = spec.exportName === "default" ? "default export" : `export named "${spec.exportName}"`;
     throw fail(`it has no ${which} (${has})`);
   }
   try {

@@ -15,6 +15,8 @@ const _REASONS: Record<string, string> = {
   EADDRINUSE: "address already in use",
   EACCES: "permission denied (ports below 1024 need privileges)",
   EADDRNOTAVAIL: "address not available on this machine",
+  // Deno's node:net reports an address of no local interface as EINVAL.
+  EINVAL: "address not available on this machine",
   ENOTFOUND: "unknown host name",
   EAI_NONAME: "unknown host name",
 };
