@@ -1,6 +1,7 @@
 /**
- * Turns the command line and the environment into {@link Settings}, using
- * the settings table. Precedence, lowest first: defaults, environment,
+ * Turns the command line, the environment and settings objects (a config
+ * file, `serve()` options) into {@link Settings}, all through the settings
+ * table. Precedence, lowest first: defaults, environment, settings object,
  * command line.
  * @module
  */
@@ -11,6 +12,7 @@ import {
   flagLabel,
   longFlag,
   type ParseContext,
+  type Setting,
   SETTINGS,
   type Settings,
 } from "./settings.ts";
@@ -23,12 +25,6 @@ export interface AppSpec {
   readonly exportName: string;
 }
 
-/** What the command line asks for. */
-export type Invocation =
-  | { readonly action: "help" }
-  | { readonly action: "version" }
-  | { readonly action: "serve"; readonly settings: Settings; readonly app: AppSpec };
-
 /** Facts about the process the parser needs. */
 export interface Environment {
   readonly env: (name: string) => string | undefined;
@@ -36,16 +32,24 @@ export interface Environment {
   readonly cwd: string;
 }
 
-const _ACTIONS = {
-  help: { type: "boolean", short: "h" },
-  version: { type: "boolean", short: "v" },
-} as const;
+/** A parsed command line, before it is merged with other sources. */
+export interface CommandLine {
+  readonly help: boolean;
+  readonly version: boolean;
+  /** Raw values by setting name, as given on the command line. */
+  readonly values: ReadonlyMap<keyof Settings, string[]>;
+  readonly positionals: readonly string[];
+}
 
 function _parseOptions() {
-  const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> =
-    { ..._ACTIONS };
+  const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {
+    help: { type: "boolean", short: "h" },
+    version: { type: "boolean", short: "v" },
+  };
   for (const s of SETTINGS) {
-    const opt: { type: "string"; short?: string; multiple?: boolean } = { type: "string" };
+    const opt: { type: "string" | "boolean"; short?: string; multiple?: boolean } = {
+      type: s.boolean ? "boolean" : "string",
+    };
     if (s.flags.length === 2) opt.short = s.flags[0].slice(1);
     if (s.multiple) opt.multiple = true;
     options[longFlag(s).slice(2)] = opt;
@@ -66,7 +70,139 @@ export function parseAppSpec(value: string): AppSpec {
 }
 
 /**
- * Parses a command line (without the program name).
+ * Reads a command line (without the program name) into raw values.
+ * @throws {UsageError} for unknown flags and missing values.
+ */
+export function readCommandLine(args: readonly string[]): CommandLine {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...args], options: _parseOptions(), allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const values = new Map<keyof Settings, string[]>();
+  for (const s of SETTINGS) {
+    const raw = (parsed.values as Record<string, unknown>)[longFlag(s).slice(2)];
+    if (raw === undefined || raw === false) continue;
+    values.set(s.name, Array.isArray(raw) ? raw.map(String) : [String(raw)]);
+  }
+  return {
+    help: parsed.values.help === true,
+    version: parsed.values.version === true,
+    values,
+    positionals: parsed.positionals,
+  };
+}
+
+/** Levenshtein distance, for "did you mean" suggestions. */
+function _distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length] ?? 0;
+}
+
+/** The known key closest to `key`, if it is close enough to be a typo. */
+export function suggestKey(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = _distance(key.toLowerCase(), k.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+}
+
+function _rawValues(value: unknown): string[] | null {
+  if (value === undefined) return null;
+  if (value === null) return ["null"];
+  if (Array.isArray(value)) return value.map(String);
+  if (typeof value === "object") return null;
+  return [String(value)];
+}
+
+/** Builds settings from layered sources; each step validates through the table. */
+export class SettingsBuilder {
+  readonly settings: Settings = defaultSettings();
+  readonly #base: Omit<ParseContext, "source">;
+
+  constructor(environment: Environment) {
+    this.#base = { cpuCount: environment.cpuCount, home: environment.env("HOME"), cwd: environment.cwd };
+  }
+
+  #set(s: Setting, raw: string[], source: string): void {
+    const target = this.settings as unknown as Record<string, unknown>;
+    target[s.name] = s.parse(raw, { ...this.#base, source });
+  }
+
+  /** Applies the environment variables of the table (`PORT`, `WEB_CONCURRENCY`). */
+  applyEnv(env: (name: string) => string | undefined): this {
+    for (const s of SETTINGS) {
+      const raw = s.env ? env(s.env) : undefined;
+      if (raw !== undefined && raw !== "") this.#set(s, [raw], `$${s.env}`);
+    }
+    return this;
+  }
+
+  /**
+   * Applies an object of settings in camelCase (`maxRequests`), as a config
+   * file or `serve()` gives them. `where` names the source in messages.
+   * @throws {UsageError} for an unknown key (with a suggestion) or a bad value.
+   */
+  applyObject(object: Record<string, unknown>, where: string, ignore: readonly string[] = []): this {
+    const byName = new Map(SETTINGS.filter((s) => !s.cliOnly).map((s) => [s.name as string, s]));
+    for (const [key, value] of Object.entries(object)) {
+      if (ignore.includes(key)) continue;
+      const s = byName.get(key);
+      if (!s) {
+        const close = suggestKey(key, [...byName.keys(), ...ignore]);
+        throw new UsageError(`Unknown setting "${key}" in ${where}${close ? ` (did you mean ${close}?)` : ""}`);
+      }
+      const raw = _rawValues(value);
+      if (raw === null) {
+        if (value === undefined) continue;
+        throw new UsageError(`Invalid value for "${key}" in ${where}: expected a string, number or list`);
+      }
+      this.#set(s, raw, `"${key}" in ${where}`);
+    }
+    return this;
+  }
+
+  /** Applies the raw values of a command line. */
+  applyCommandLine(cmd: CommandLine): this {
+    for (const s of SETTINGS) {
+      const raw = cmd.values.get(s.name);
+      if (raw) this.#set(s, raw, flagLabel(s));
+    }
+    return this;
+  }
+
+  /**
+   * Checks what no single setting can check alone.
+   * @throws {UsageError}
+   */
+  finish(): Settings {
+    const s = this.settings;
+    if ((s.certfile === null) !== (s.keyfile === null)) {
+      throw new UsageError(s.certfile === null ? "--keyfile needs --certfile" : "--certfile needs --keyfile");
+    }
+    return s;
+  }
+}
+
+/** What the command line asks for. */
+export type Invocation =
+  | { readonly action: "help" }
+  | { readonly action: "version" }
+  | { readonly action: "serve"; readonly settings: Settings; readonly app: AppSpec };
+
+/**
+ * Parses a command line (without the program name) with the environment.
  *
  * @example
  * ```ts
@@ -76,43 +212,24 @@ export function parseAppSpec(value: string): AppSpec {
  * ```
  * @throws {UsageError} naming the flag or variable at fault.
  */
-export function parseCommandLine(args: string[], environment: Environment): Invocation {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: _parseOptions(), allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-  const { values, positionals } = parsed;
-  if (values.help) return { action: "help" };
-  if (values.version) return { action: "version" };
+export function parseCommandLine(args: readonly string[], environment: Environment): Invocation {
+  const cmd = readCommandLine(args);
+  if (cmd.help) return { action: "help" };
+  if (cmd.version) return { action: "version" };
+  const settings = new SettingsBuilder(environment).applyEnv(environment.env).applyCommandLine(cmd).finish();
+  return { action: "serve", settings, app: appFromPositionals(cmd.positionals) };
+}
 
-  const settings = defaultSettings();
-  const base = { cpuCount: environment.cpuCount, home: environment.env("HOME"), cwd: environment.cwd };
-  const target = settings as unknown as Record<string, unknown>;
-  for (const s of SETTINGS) {
-    if (!s.env) continue;
-    const raw = environment.env(s.env);
-    if (raw === undefined || raw === "") continue;
-    target[s.name] = s.parse([raw], { ...base, source: `$${s.env}` });
-  }
-  for (const s of SETTINGS) {
-    const raw = values[longFlag(s).slice(2)];
-    if (raw === undefined) continue;
-    const list = Array.isArray(raw) ? raw.map(String) : [String(raw)];
-    const ctx: ParseContext = { ...base, source: flagLabel(s) };
-    target[s.name] = s.parse(list, ctx);
-  }
-  if ((settings.certfile === null) !== (settings.keyfile === null)) {
-    throw new UsageError(
-      settings.certfile === null ? "--keyfile needs --certfile" : "--certfile needs --keyfile",
-    );
-  }
+/**
+ * The APP_MODULE argument.
+ * @throws {UsageError} when there is none or more than one.
+ */
+export function appFromPositionals(positionals: readonly string[]): AppSpec {
   if (positionals.length === 0) throw new UsageError("Missing APP_MODULE (for example: app.ts)");
   if (positionals.length > 1) {
     throw new UsageError(`Expected one APP_MODULE, got ${positionals.length}: ${positionals.join(" ")}`);
   }
-  return { action: "serve", settings, app: parseAppSpec(positionals[0] as string) };
+  return parseAppSpec(positionals[0] as string);
 }
 
 /** The `--help` text, generated from the settings table. */
@@ -132,7 +249,7 @@ export function helpText(program = "corral"): string {
       lines.push(`${section}:`);
     }
     const flags = s.flags.length === 2 ? `${s.flags[0]}, ${s.flags[1]}` : `    ${s.flags[0]}`;
-    lines.push(`  ${flags} ${s.metavar}`);
+    lines.push(`  ${flags}${s.boolean ? "" : ` ${s.metavar}`}`);
     lines.push(`      ${s.description.replaceAll("`", "")}`);
     lines.push(`      Default: ${s.defaultText}${s.env ? `  (env: ${s.env})` : ""}`);
   }

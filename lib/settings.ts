@@ -47,6 +47,10 @@ export interface Setting<K extends keyof Settings = keyof Settings> {
   readonly metavar: string;
   /** Repeatable on the command line; values accumulate into a list. */
   readonly multiple?: boolean;
+  /** A flag without a value (`--check-config`); parse gets `["true"]`. */
+  readonly boolean?: boolean;
+  /** Only on the command line: not in a config file or `serve()` options. */
+  readonly cliOnly?: boolean;
   /** Environment variable that supplies the value when no flag does. */
   readonly env?: string;
   readonly default: Settings[K];

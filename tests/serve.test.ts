@@ -70,6 +70,17 @@ describe(`serving (${RUNTIME})`, () => {
     await c.exit();
   });
 
+  test("mod.ts serve() starts the same master and workers from code", T, async () => {
+    const port = await freePort();
+    const c = new Corral([], { script: "tests/apps/programmatic.ts", env: { TEST_PORT: String(port) } });
+    await c.ready();
+    const reply = await get(`http://127.0.0.1:${port}/`);
+    assert.match(reply.body, /^programmatic \d+$/);
+    assert.ok(c.workerPids().includes(Number(reply.body.split(" ")[1])));
+    c.kill("SIGTERM");
+    assert.equal((await c.exit()).code, 0);
+  });
+
   test("PORT and WEB_CONCURRENCY set the defaults", T, async () => {
     const port = await freePort("0.0.0.0");
     const c = new Corral(["tests/apps/pid.ts"], { env: { PORT: String(port), WEB_CONCURRENCY: "2" } });

@@ -11,9 +11,9 @@ export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const IS_BUN = "Bun" in globalThis;
 export const RUNTIME = IS_BUN ? "bun" : "deno";
 
-/** The command that runs cli.ts with the current runtime. */
-export function cliCommand(): string[] {
-  return IS_BUN ? [process.execPath, "cli.ts"] : [process.execPath, "run", "-A", "cli.ts"];
+/** The command that runs cli.ts (or another script) with the current runtime. */
+export function cliCommand(script = "cli.ts"): string[] {
+  return IS_BUN ? [process.execPath, script] : [process.execPath, "run", "-A", script];
 }
 
 /** A port that was free a moment ago. */
@@ -59,8 +59,8 @@ export class Corral {
   readonly exited: Promise<{ code: number | null; signal: string | null }>;
   exitCode: number | null = null;
 
-  constructor(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
-    const [cmd, ...rest] = cliCommand();
+  constructor(args: string[], options: { cwd?: string; env?: Record<string, string>; script?: string } = {}) {
+    const [cmd, ...rest] = cliCommand(options.script);
     this.proc = spawn(cmd as string, [...rest, ...args], {
       cwd: options.cwd ?? ROOT,
       env: { ...process.env, ...options.env },
