@@ -68,18 +68,24 @@ export async function serve(options: ServeOptions): Promise<ExitCode> {
     await runWorker(runtime, typeof app === "string" ? undefined : app);
     return await new Promise<never>(() => {});
   }
-  const environment = { env: (name: string) => process.env[name], cpuCount: () => cpus().length, cwd: process.cwd() };
+  const environment = {
+    env: (name: string) => process.env[name],
+    cpuCount: () => cpus().length,
+    cwd: process.cwd(),
+  };
   const settings = new SettingsBuilder(environment)
     .applyEnv(environment.env)
     .applyObject(rest as Record<string, unknown>, "serve() options")
     .finish();
-  const spec: AppSpec = typeof app === "string" ? parseAppSpec(app) : { module: "(serve() app)", exportName: "default" };
+  const spec: AppSpec = typeof app === "string"
+    ? parseAppSpec(app)
+    : { module: "(serve() app)", exportName: "default" };
   setupLogging(settings.logLevel);
   try {
     return await new Arbiter({ runtime, settings, app: spec }).run();
   } catch (err) {
     if (!(err instanceof CorralError)) throw err;
-    logger("arbiter").error(err.message);
+    logger("arbiter").error("{message}", { message: err.message });
     return err.exitCode;
   }
 }

@@ -36,8 +36,7 @@ const _PORT = /^\d{1,5}$/;
  * @throws {UsageError} naming the value when it is not an address.
  */
 export function parseAddress(value: string, flag = "-b/--bind"): Address {
-  const bad = (why: string) =>
-    new UsageError(`Invalid value for ${flag}: "${value}": ${why}`);
+  const bad = (why: string) => new UsageError(`Invalid value for ${flag}: "${value}": ${why}`);
   if (value.startsWith("unix:")) {
     const path = value.slice("unix:".length).replace(/^\/\/(?=\/)/, "");
     if (path === "") throw bad("unix: needs a socket path");

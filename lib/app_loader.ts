@@ -51,14 +51,20 @@ export function toHandler(value: unknown): Handler {
  */
 function _importFailure(err: unknown): string {
   const first = err instanceof AggregateError && err.errors.length ? err.errors[0] : err;
-  const e = first as { name?: string; message?: string; position?: { file: string; line: number; column: number } };
+  const e = first as {
+    name?: string;
+    message?: string;
+    position?: { file: string; line: number; column: number };
+  };
   const message = String(e?.message ?? first);
   let line = message.split("\n")[0] ?? message;
   if (!line.includes(":") || !/^[A-Z]\w*Error/.test(line)) {
     const name = e?.name && e.name !== "Error" ? e.name.replace(/^BuildMessage$/, "SyntaxError") : "";
     if (name && !line.startsWith(name)) line = `${name}: ${line}`;
   }
-  const at = e?.position ? `${e.position.file}:${e.position.line}:${e.position.column}` : /\bat (\S+:\d+:\d+)\s*$/.exec(message)?.[1];
+  const at = e?.position
+    ? `${e.position.file}:${e.position.line}:${e.position.column}`
+    : /\bat (\S+:\d+:\d+)\s*$/.exec(message)?.[1];
   return at ? `${line} (at ${at})` : line;
 }
 

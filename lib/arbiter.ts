@@ -38,7 +38,16 @@ type Event =
   | { readonly kind: "wakeup" };
 
 /** Master signals, as Gunicorn's arbiter handles them. */
-const SIGNALS: readonly Signal[] = ["SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGTTIN", "SIGTTOU", "SIGUSR1", "SIGWINCH"];
+const SIGNALS: readonly Signal[] = [
+  "SIGTERM",
+  "SIGINT",
+  "SIGQUIT",
+  "SIGHUP",
+  "SIGTTIN",
+  "SIGTTOU",
+  "SIGUSR1",
+  "SIGWINCH",
+];
 
 /** Longest wait before a worker that keeps dying at boot is spawned again. */
 const MAX_BACKOFF_MS = 10_000;
@@ -82,7 +91,7 @@ export class Arbiter {
     } catch (err) {
       this.#cleanup();
       if (err instanceof CorralError) {
-        this.#log.error(err.message);
+        this.#log.error("{message}", { message: err.message });
         return err.exitCode;
       }
       throw err;
@@ -179,9 +188,14 @@ export class Arbiter {
       worker.ready = true;
       this.#bootFailures = 0;
       this.#log.debug("Worker {pid} is ready", { pid: worker.pid });
-      if (!this.#announcedReady && [...this.workers.values()].filter((w) => w.ready).length >= this.#numWorkers) {
+      if (
+        !this.#announcedReady && [...this.workers.values()].filter((w) => w.ready).length >= this.#numWorkers
+      ) {
         this.#announcedReady = true;
-        this.#log.info("Ready: {n} worker{s} serving", { n: this.#numWorkers, s: this.#numWorkers === 1 ? "" : "s" });
+        this.#log.info("Ready: {n} worker{s} serving", {
+          n: this.#numWorkers,
+          s: this.#numWorkers === 1 ? "" : "s",
+        });
       }
     } else if (message.type === "boot_error") {
       this.halt(message.message, message.code as ExitCode);
@@ -309,7 +323,7 @@ export class Arbiter {
   /** Stops everything at once after a fatal error and exits with `code`. */
   halt(reason: string, code: ExitCode): void {
     if (this.#exitCode !== null) return;
-    this.#log.error(reason);
+    this.#log.error("{reason}", { reason });
     this.#exitCode = code;
     this.killWorkers("SIGKILL");
     this.#cleanup();
@@ -323,4 +337,3 @@ export class Arbiter {
     this.#ipc = undefined;
   }
 }
-

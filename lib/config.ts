@@ -63,7 +63,8 @@ function _parseOptions() {
  */
 export function parseAppSpec(value: string): AppSpec {
   const m = /^(.+):([A-Za-z_$][\w$]*)$/.exec(value);
-  if (m && !/^[A-Za-z][\w+.-]*$/.test(m[1] as string)) {
+  // `npm:pkg` is a scheme and a name, not MODULE:NAME; `app.ts:app` is.
+  if (m && !/^[A-Za-z][A-Za-z\d+-]*$/.test(m[1] as string)) {
     return { module: m[1] as string, exportName: m[2] as string };
   }
   return { module: value, exportName: "default" };
@@ -100,7 +101,11 @@ function _distance(a: string, b: string): number {
   for (let i = 1; i <= a.length; i++) {
     const row = [i];
     for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      row[j] = Math.min(
+        (prev[j] ?? 0) + 1,
+        (row[j - 1] ?? 0) + 1,
+        (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     }
     prev = row;
   }
@@ -140,9 +145,16 @@ export class SettingsBuilder {
     target[s.name] = s.parse(raw, { ...this.#base, source });
   }
 
-  /** Applies the environment variables of the table (`PORT`, `WEB_CONCURRENCY`). */
-  applyEnv(env: (name: string) => string | undefined): this {
+  /**
+   * Applies the environment variables of the table (`PORT`, `WEB_CONCURRENCY`),
+   * except for settings that `overridden` says a later source sets anyway.
+   */
+  applyEnv(
+    env: (name: string) => string | undefined,
+    overridden: (name: keyof Settings) => boolean = () => false,
+  ): this {
     for (const s of SETTINGS) {
+      if (overridden(s.name)) continue;
       const raw = s.env ? env(s.env) : undefined;
       if (raw !== undefined && raw !== "") this.#set(s, [raw], `$${s.env}`);
     }
@@ -161,7 +173,9 @@ export class SettingsBuilder {
       const s = byName.get(key);
       if (!s) {
         const close = suggestKey(key, [...byName.keys(), ...ignore]);
-        throw new UsageError(`Unknown setting "${key}" in ${where}${close ? ` (did you mean ${close}?)` : ""}`);
+        throw new UsageError(
+          `Unknown setting "${key}" in ${where}${close ? ` (did you mean ${close}?)` : ""}`,
+        );
       }
       const raw = _rawValues(value);
       if (raw === null) {
@@ -216,7 +230,10 @@ export function parseCommandLine(args: readonly string[], environment: Environme
   const cmd = readCommandLine(args);
   if (cmd.help) return { action: "help" };
   if (cmd.version) return { action: "version" };
-  const settings = new SettingsBuilder(environment).applyEnv(environment.env).applyCommandLine(cmd).finish();
+  const settings = new SettingsBuilder(environment)
+    .applyEnv(environment.env, (name) => cmd.values.has(name))
+    .applyCommandLine(cmd)
+    .finish();
   return { action: "serve", settings, app: appFromPositionals(cmd.positionals) };
 }
 
@@ -253,7 +270,12 @@ export function helpText(program = "corral"): string {
     lines.push(`      ${s.description.replaceAll("`", "")}`);
     lines.push(`      Default: ${s.defaultText}${s.env ? `  (env: ${s.env})` : ""}`);
   }
-  lines.push("Other:", "  -v, --version  Print the version and exit.", "  -h, --help     Print this help and exit.", "");
+  lines.push(
+    "Other:",
+    "  -v, --version  Print the version and exit.",
+    "  -h, --help     Print this help and exit.",
+    "",
+  );
   lines.push("Signals: TERM stops gracefully, INT and QUIT stop at once.");
   return lines.join("\n");
 }

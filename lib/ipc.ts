@@ -19,7 +19,11 @@ export interface WorkerBoot {
   readonly settings: Settings;
   readonly app: AppSpec;
   /** Where this worker listens: the public addresses, or internal ones behind a relay. */
-  readonly listen: readonly { readonly address: Address; readonly reusePort: boolean; readonly tls: boolean }[];
+  readonly listen: readonly {
+    readonly address: Address;
+    readonly reusePort: boolean;
+    readonly tls: boolean;
+  }[];
   /** The master's socket for {@link WorkerMessage}s. */
   readonly ipcPath: string;
 }

@@ -74,7 +74,9 @@ export async function clearUnixPath(address: UnixAddress): Promise<void> {
     throw new BootError(`Cannot bind "${formatAddress(address)}": the path exists and is not a socket`);
   }
   if (await _connects(address.path)) {
-    throw new BootError(`Cannot bind "${formatAddress(address)}": address already in use (a server answers there)`);
+    throw new BootError(
+      `Cannot bind "${formatAddress(address)}": address already in use (a server answers there)`,
+    );
   }
   rmSync(address.path, { force: true });
 }

@@ -5,7 +5,7 @@
  */
 import { writeSync } from "node:fs";
 import process from "node:process";
-import { configureSync, getLogger, type LogLevel, type LogRecord, type Logger } from "@logtape/logtape";
+import { configureSync, getLogger, type Logger, type LogLevel, type LogRecord } from "@logtape/logtape";
 import type { LogLevelName } from "./settings.ts";
 
 const _LEVELS: Record<LogLevelName, LogLevel> = {
@@ -40,18 +40,30 @@ export function formatTimestamp(ms: number): string {
     `${sign}${_pad(Math.floor(abs / 60))}${_pad(abs % 60)}`;
 }
 
+function _value(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (value instanceof Error) return value.message;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
 function _message(record: LogRecord): string {
   let out = "";
   for (let i = 0; i < record.message.length; i++) {
     const part = record.message[i];
-    out += i % 2 === 0 ? String(part) : typeof part === "string" ? part : JSON.stringify(part);
+    out += i % 2 === 0 ? String(part) : _value(part);
   }
   return out;
 }
 
 /** One text line per record: `[time] [pid] [LEVEL] message`. */
 export function formatRecord(record: LogRecord): string {
-  let line = `[${formatTimestamp(record.timestamp)}] [${process.pid}] [${_LABELS[record.level]}] ${_message(record)}`;
+  let line = `[${formatTimestamp(record.timestamp)}] [${process.pid}] [${_LABELS[record.level]}] ${
+    _message(record)
+  }`;
   const err = record.properties.error;
   if (err instanceof Error && err.stack) line += "\n" + err.stack;
   return line + "\n";

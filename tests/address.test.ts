@@ -12,8 +12,11 @@ describe("parseAddress", () => {
     assert.deepEqual(parseAddress("unix:/tmp/a.sock"), { transport: "unix", path: "/tmp/a.sock" });
   });
   test("rejects a port out of range, naming the flag and the value", () => {
-    assert.throws(() => parseAddress("127.0.0.1:99999"), (e: unknown) =>
-      e instanceof UsageError && /-b\/--bind: "127.0.0.1:99999"/.test(e.message) && e.exitCode === 2);
+    assert.throws(
+      () => parseAddress("127.0.0.1:99999"),
+      (e: unknown) =>
+        e instanceof UsageError && /-b\/--bind: "127.0.0.1:99999"/.test(e.message) && e.exitCode === 2,
+    );
   });
   test("rejects unbracketed IPv6 and empty unix paths", () => {
     assert.throws(() => parseAddress("::1:80"), UsageError);

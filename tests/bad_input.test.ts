@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, RUNTIME, runCorral, stopAll } from "./_helpers/corral.ts";
+import { freePort, runCorral, RUNTIME, stopAll } from "./_helpers/corral.ts";
 
 after(stopAll);
 const T = { timeout: 30_000 };
@@ -17,7 +17,11 @@ function count(text: string, needle: string): number {
 describe(`app load errors exit 4 with one line naming the module (${RUNTIME})`, () => {
   const cases: [string, string, RegExp][] = [
     ["a missing module", "tests/apps/nope.ts", /Cannot load app "tests\/apps\/nope.ts": module not found/],
-    ["a syntax error", "tests/apps/syntax_error.js", /Cannot load app "tests\/apps\/syntax_error.js": SyntaxError: .+ \(at .*syntax_error.js:1:\d+\)/],
+    [
+      "a syntax error",
+      "tests/apps/syntax_error.js",
+      /Cannot load app "tests\/apps\/syntax_error.js": SyntaxError: .+ \(at .*syntax_error.js:1:\d+\)/,
+    ],
     [
       "no such export",
       "tests/apps/pid.ts:nope",
@@ -68,7 +72,15 @@ describe(`bind and TLS errors name the address or file (${RUNTIME})`, () => {
   test("a missing certificate file names the flag and the path", T, async () => {
     const port = await freePort();
     const r = await runCorral(
-      ["--certfile", "/nonexistent/cert.pem", "--keyfile", "tests/fixtures/tls/key.pem", "-b", `127.0.0.1:${port}`, "tests/apps/pid.ts"],
+      [
+        "--certfile",
+        "/nonexistent/cert.pem",
+        "--keyfile",
+        "tests/fixtures/tls/key.pem",
+        "-b",
+        `127.0.0.1:${port}`,
+        "tests/apps/pid.ts",
+      ],
       5000,
     );
     assert.equal(r.code, 3);
@@ -78,7 +90,15 @@ describe(`bind and TLS errors name the address or file (${RUNTIME})`, () => {
   test("a key file with no PEM key in it", T, async () => {
     const port = await freePort();
     const r = await runCorral(
-      ["--certfile", "tests/fixtures/tls/cert.pem", "--keyfile", "tests/fixtures/tls/cert.pem", "-b", `127.0.0.1:${port}`, "tests/apps/pid.ts"],
+      [
+        "--certfile",
+        "tests/fixtures/tls/cert.pem",
+        "--keyfile",
+        "tests/fixtures/tls/cert.pem",
+        "-b",
+        `127.0.0.1:${port}`,
+        "tests/apps/pid.ts",
+      ],
       5000,
     );
     assert.equal(r.code, 3);
@@ -91,7 +111,15 @@ describe(`bind and TLS errors name the address or file (${RUNTIME})`, () => {
     writeFileSync(bad, "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n");
     const port = await freePort();
     const r = await runCorral(
-      ["--certfile", bad, "--keyfile", "tests/fixtures/tls/key.pem", "-b", `127.0.0.1:${port}`, "tests/apps/pid.ts"],
+      [
+        "--certfile",
+        bad,
+        "--keyfile",
+        "tests/fixtures/tls/key.pem",
+        "-b",
+        `127.0.0.1:${port}`,
+        "tests/apps/pid.ts",
+      ],
       5000,
     );
     assert.equal(r.code, 3, r.stderr);
@@ -104,7 +132,10 @@ describe(`invalid values are usage errors naming the flag, exit 2 (${RUNTIME})`,
   const cases: [string[], RegExp][] = [
     [["-w", "0"], /Invalid value for -w\/--workers: "0"/],
     [["-w", "abc"], /Invalid value for -w\/--workers: "abc"/],
-    [["-b", "127.0.0.1:99999"], /Invalid value for -b\/--bind: "127.0.0.1:99999": port 99999 is out of range/],
+    [
+      ["-b", "127.0.0.1:99999"],
+      /Invalid value for -b\/--bind: "127.0.0.1:99999": port 99999 is out of range/,
+    ],
     [["--graceful-timeout", "soon"], /Invalid value for --graceful-timeout: "soon"/],
     [["--log-level", "loud"], /Invalid value for --log-level: "loud"/],
     [["--no-such-flag"], /Unknown option '--no-such-flag'/],

@@ -23,21 +23,25 @@ describe(`serving (${RUNTIME})`, () => {
     assert.equal((await c.exit()).code, 0);
   });
 
-  test("a handler that throws or rejects answers 500, logs the stack, and the worker keeps serving", T, async () => {
-    const port = await freePort();
-    const c = new Corral(["-b", `127.0.0.1:${port}`, "tests/apps/pid.ts"]);
-    await c.ready();
-    const thrown = await get(`http://127.0.0.1:${port}/throw`);
-    assert.equal(thrown.status, 500);
-    assert.equal((await get(`http://127.0.0.1:${port}/reject`)).status, 500);
-    await c.waitForLog(/boom from the app\n\s+at /);
-    await c.waitForLog(/rejected by the app/);
-    const ok = await get(`http://127.0.0.1:${port}/`);
-    assert.equal(ok.status, 200);
-    assert.deepEqual(c.workerPids(), [Number(ok.body)]);
-    c.kill("SIGTERM");
-    await c.exit();
-  });
+  test(
+    "a handler that throws or rejects answers 500, logs the stack, and the worker keeps serving",
+    T,
+    async () => {
+      const port = await freePort();
+      const c = new Corral(["-b", `127.0.0.1:${port}`, "tests/apps/pid.ts"]);
+      await c.ready();
+      const thrown = await get(`http://127.0.0.1:${port}/throw`);
+      assert.equal(thrown.status, 500);
+      assert.equal((await get(`http://127.0.0.1:${port}/reject`)).status, 500);
+      await c.waitForLog(/boom from the app\n\s+at /);
+      await c.waitForLog(/rejected by the app/);
+      const ok = await get(`http://127.0.0.1:${port}/`);
+      assert.equal(ok.status, 200);
+      assert.deepEqual(c.workerPids(), [Number(ok.body)]);
+      c.kill("SIGTERM");
+      await c.exit();
+    },
+  );
 
   test("info.remoteAddr carries the client's address", T, async () => {
     const port = await freePort();
@@ -106,7 +110,9 @@ describe(`supervision (${RUNTIME})`, () => {
     await c.waitForLog(new RegExp(`Worker \\(pid:${victim}\\) was sent SIGKILL`));
     const replacement = c.workerPids()[2] as number;
     const seen = new Set<number>();
-    for (let i = 0; i < 200 && !seen.has(replacement); i++) seen.add(Number((await get(`http://127.0.0.1:${port}/`)).body));
+    for (let i = 0; i < 200 && !seen.has(replacement); i++) {
+      seen.add(Number((await get(`http://127.0.0.1:${port}/`)).body));
+    }
     assert.ok(seen.has(replacement), "the replacement serves");
     c.kill("SIGTERM");
     assert.equal((await c.exit()).code, 0);

@@ -1,10 +1,11 @@
+/// <reference path="./_bun.d.ts" />
 /** The Bun side of the runtime seam. */
 import process from "node:process";
 import { lines } from "./_lines.ts";
 import { bindError } from "./_bind_error.ts";
 import type { ChildProcess, RemoteAddr, Runtime, ServeInfo, ServeSpec, Signal } from "./types.ts";
 
-type BunServer = ReturnType<typeof Bun.serve>;
+type BunServer = Bun.Server;
 
 /** `info.remoteAddr`, computed only when the app asks for it. */
 class _Info implements ServeInfo {
@@ -38,7 +39,10 @@ function _spawn(argv: string[], options: { cwd?: string }): ChildProcess {
   });
   return {
     pid: proc.pid,
-    exited: proc.exited.then(() => ({ code: proc.signalCode ? null : proc.exitCode, signal: proc.signalCode })),
+    exited: proc.exited.then(() => ({
+      code: proc.signalCode ? null : proc.exitCode,
+      signal: proc.signalCode ? String(proc.signalCode) : null,
+    })),
     send(line) {
       try {
         proc.stdin.write(line + "\n");

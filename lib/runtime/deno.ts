@@ -44,7 +44,10 @@ function _spawn(argv: string[], options: { cwd?: string }): ChildProcess {
   }).spawn();
   const writer = child.stdin.getWriter();
   const encoder = new TextEncoder();
-  const exited: Promise<ChildExit> = child.status.then((s) => ({ code: s.signal ? null : s.code, signal: s.signal }));
+  const exited: Promise<ChildExit> = child.status.then((s) => ({
+    code: s.signal ? null : s.code,
+    signal: s.signal,
+  }));
   return {
     pid: child.pid,
     exited,
@@ -63,9 +66,12 @@ function _serve(spec: ServeSpec) {
   const { address, tls } = spec;
   const onListen = () => {};
   const onError = spec.onError;
+  // corral's ServeInfo is the part of Deno's ServeHandlerInfo apps rely on.
+  const handler = spec.handler as unknown as Deno.ServeHandler<Deno.NetAddr>;
+  const unixHandler = spec.handler as unknown as Deno.ServeHandler<Deno.UnixAddr>;
   try {
     const server = address.transport === "unix"
-      ? Deno.serve({ path: address.path, onListen, onError }, spec.handler)
+      ? Deno.serve({ path: address.path, onListen, onError }, unixHandler)
       : Deno.serve({
         hostname: address.hostname,
         port: address.port,
@@ -73,7 +79,7 @@ function _serve(spec: ServeSpec) {
         onListen,
         onError,
         ...(tls ? { cert: tls.cert, key: tls.key } : {}),
-      }, spec.handler);
+      }, handler);
     return { shutdown: () => server.shutdown() };
   } catch (err) {
     throw bindError(address, tls !== null, err);

@@ -30,7 +30,11 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
 }
 
 /** Resolves when `check()` is true; rejects after `ms`. */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  ms = 10_000,
+): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (await check()) return;

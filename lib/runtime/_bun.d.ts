@@ -1,0 +1,53 @@
+/**
+ * The part of Bun's global API that lib/runtime/bun.ts uses, declared here
+ * so `deno check` can type-check it: bun-types' global overrides clash with
+ * Deno's own lib types.
+ */
+declare namespace Bun {
+  interface SocketAddress {
+    address: string;
+    port: number;
+    family: string;
+  }
+  interface Server {
+    requestIP(request: Request): SocketAddress | null;
+    stop(closeActiveConnections?: boolean): Promise<void>;
+    readonly port: number;
+  }
+  interface ServeOptions {
+    hostname?: string;
+    port?: number;
+    unix?: string;
+    reusePort?: boolean;
+    idleTimeout?: number;
+    development?: boolean;
+    tls?: { cert: string; key: string };
+    fetch(request: Request, server: Server): Response | Promise<Response>;
+    error?(error: Error): Response | Promise<Response>;
+  }
+  interface FileSink {
+    write(chunk: string | Uint8Array): number;
+    flush(): number | Promise<number>;
+    end(): void;
+  }
+  interface Subprocess {
+    readonly pid: number;
+    readonly exited: Promise<number>;
+    readonly exitCode: number | null;
+    readonly signalCode: string | null;
+    readonly stdin: FileSink;
+    kill(signal?: string | number): void;
+  }
+  interface SpawnOptions {
+    stdin?: "pipe" | "inherit" | "ignore";
+    stdout?: "pipe" | "inherit" | "ignore";
+    stderr?: "pipe" | "inherit" | "ignore";
+    cwd?: string;
+    env?: Record<string, string>;
+  }
+  const version: string;
+  const main: string;
+  const stdin: { stream(): ReadableStream<Uint8Array> };
+  function serve(options: ServeOptions): Server;
+  function spawn(argv: string[], options?: SpawnOptions): Subprocess;
+}
