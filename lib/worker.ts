@@ -7,6 +7,7 @@
 import process from "node:process";
 import { type App, loadApp, toHandler } from "./app_loader.ts";
 import { CorralError, describeError, ExitCode } from "./errors.ts";
+import { buildFront, type Front } from "./front/mod.ts";
 import { IpcClient, type WorkerBoot } from "./ipc.ts";
 import { logger, setupLogging } from "./log.ts";
 import type { Handler, RunningServer, Runtime } from "./runtime/mod.ts";
@@ -28,6 +29,7 @@ export class Worker {
   readonly #boot: WorkerBoot;
   readonly #log = logger("worker");
   #servers: RunningServer[] = [];
+  #front: Front | undefined;
   #stopping = false;
 
   constructor(rt: Runtime, boot: WorkerBoot) {
@@ -45,8 +47,11 @@ export class Worker {
       this.#log.error("Error handling request: {message}", { message: describeError(error), error });
       return _internalError();
     };
+    this.#front = buildFront(handler, settings);
     for (const { address, reusePort, tls: useTls } of this.#boot.listen) {
-      this.#servers.push(this.#rt.serve({ address, reusePort, tls: useTls ? tls : null, handler, onError }));
+      this.#servers.push(
+        this.#rt.serve({ address, reusePort, tls: useTls ? tls : null, handler: this.#front.handler, onError }),
+      );
     }
   }
 
@@ -57,6 +62,7 @@ export class Worker {
     this.#log.info("Worker exiting (pid: {pid})", { pid: process.pid });
     setTimeout(() => this.#rt.exit(ExitCode.OK), timeoutMs);
     await Promise.allSettled(this.#servers.map((s) => s.shutdown()));
+    await this.#front?.close();
     this.#rt.exit(ExitCode.OK);
   }
 }
