@@ -20,12 +20,14 @@ import { type AppSpec, parseAppSpec, SettingsBuilder } from "./lib/config.ts";
 import { CorralError, ExitCode } from "./lib/errors.ts";
 import { logger, setupLogging } from "./lib/log.ts";
 import { runtime } from "./lib/runtime/mod.ts";
+import { HOOK_NAMES, type Hooks, pickHooks } from "./lib/hooks.ts";
 import { runWorker } from "./lib/worker.ts";
 
 export type { Address, TcpAddress, UnixAddress } from "./lib/address.ts";
 export type { App } from "./lib/app_loader.ts";
 export type { AppSpec } from "./lib/config.ts";
 export { AppLoadError, BootError, CorralError, ExitCode, UsageError } from "./lib/errors.ts";
+export type { Hooks, WorkerExitInfo, WorkerInfo } from "./lib/hooks.ts";
 export type { Handler, RemoteAddr, ServeInfo } from "./lib/runtime/types.ts";
 export type { LogLevelName, Settings } from "./lib/settings.ts";
 export { VERSION } from "./lib/version.ts";
@@ -34,7 +36,7 @@ export { VERSION } from "./lib/version.ts";
  * Options of {@link serve}: the app, and any setting by the camelCase name
  * of its long flag, as you would write it on the command line.
  */
-export interface ServeOptions {
+export interface ServeOptions extends Hooks {
   /** A handler (`{ fetch }` or a function), or a module path/URL as on the command line. */
   app: App | string;
   workers?: number | "auto";
@@ -43,6 +45,12 @@ export interface ServeOptions {
   certfile?: string;
   keyfile?: string;
   gracefulTimeout?: number;
+  timeout?: number;
+  maxRequests?: number;
+  maxRequestsJitter?: number;
+  maxWorkerMemory?: number;
+  /** The pid file (`-p/--pid`). */
+  pidfile?: string;
   logLevel?: "debug" | "info" | "warning" | "error" | "critical";
 }
 
@@ -64,8 +72,9 @@ export function isWorker(): boolean {
  */
 export async function serve(options: ServeOptions): Promise<ExitCode> {
   const { app, ...rest } = options;
+  const hooks = pickHooks(rest as Record<string, unknown>, "serve() options");
   if (isWorker()) {
-    await runWorker(runtime, typeof app === "string" ? undefined : app);
+    await runWorker(runtime, typeof app === "string" ? undefined : app, hooks);
     return await new Promise<never>(() => {});
   }
   const environment = {
@@ -75,14 +84,14 @@ export async function serve(options: ServeOptions): Promise<ExitCode> {
   };
   const settings = new SettingsBuilder(environment)
     .applyEnv(environment.env)
-    .applyObject(rest as Record<string, unknown>, "serve() options")
+    .applyObject(rest as Record<string, unknown>, "serve() options", HOOK_NAMES)
     .finish();
   const spec: AppSpec = typeof app === "string"
     ? parseAppSpec(app)
     : { module: "(serve() app)", exportName: "default" };
   setupLogging(settings.logLevel);
   try {
-    return await new Arbiter({ runtime, settings, app: spec }).run();
+    return await new Arbiter({ runtime, settings, app: spec, hooks }).run();
   } catch (err) {
     if (!(err instanceof CorralError)) throw err;
     logger("arbiter").error("{message}", { message: err.message });

@@ -1,19 +1,23 @@
 /**
  * The master process. One class whose methods are the words of the docs:
- * spawn, reap, kill, manage workers. Signal listeners only queue the
- * signal; one loop takes events off the queue and reacts.
+ * spawn, reap, murder, kill, manage workers; reload; stop; halt. Signal
+ * listeners only queue the signal; one loop takes events off the queue,
+ * reacts, then reconciles the pool toward its target.
  * @module
  */
 import { platform } from "node:os";
 import process from "node:process";
 import type { AppSpec } from "./config.ts";
-import { CorralError, ExitCode, UsageError } from "./errors.ts";
-import { IpcServer, type WorkerBoot, type WorkerMessage } from "./ipc.ts";
+import { CorralError, describeError, ExitCode, UsageError } from "./errors.ts";
+import { callHook, type Hooks } from "./hooks.ts";
+import { type Heartbeat, IpcServer, type WorkerBoot, type WorkerMessage } from "./ipc.ts";
 import { Listeners } from "./listeners.ts";
 import { logger } from "./log.ts";
+import { Pidfile } from "./pidfile.ts";
 import type { ChildExit, ChildProcess, Runtime, Signal } from "./runtime/mod.ts";
 import type { Settings } from "./settings.ts";
 import { readTls } from "./tls.ts";
+import { Upgrade } from "./upgrade.ts";
 import { VERSION } from "./version.ts";
 
 /** The argument that makes corral's entry run as a worker. */
@@ -25,10 +29,17 @@ export interface WorkerRecord {
   readonly child: ChildProcess;
   /** Spawn order, 1-based; Gunicorn's worker age. */
   readonly age: number;
+  /** Settings generation: a HUP reload starts a new one. */
+  readonly generation: number;
   readonly spawnedAt: number;
   ready: boolean;
+  /** To be replaced (reload, --max-requests, memory): stopped once its replacement serves. */
+  outgoing: boolean;
   /** The master asked it to stop: its exit is not a crash. */
   retiring: boolean;
+  /** When the master last heard from its heartbeat thread. */
+  lastSeen: number;
+  heartbeat: Heartbeat | null;
 }
 
 type Event =
@@ -46,6 +57,7 @@ const SIGNALS: readonly Signal[] = [
   "SIGTTIN",
   "SIGTTOU",
   "SIGUSR1",
+  "SIGUSR2",
   "SIGWINCH",
 ];
 
@@ -57,31 +69,55 @@ export interface ArbiterOptions {
   readonly runtime: Runtime;
   readonly settings: Settings;
   readonly app: AppSpec;
+  readonly hooks?: Hooks;
+  /** Reads the settings again for HUP (a config file may have changed). */
+  readonly reloadSettings?: () => Promise<Settings>;
+  /** The command-line arguments for the new master of a USR2 upgrade (default: this process's). */
+  readonly args?: readonly string[];
 }
 
-/** The master: spawns, supervises and stops the workers. */
+function _plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+/** The master: spawns, supervises, reloads and stops the workers. */
 export class Arbiter {
   readonly workers = new Map<number, WorkerRecord>();
   readonly #rt: Runtime;
   readonly #log = logger("arbiter");
-  #settings: Settings;
   readonly #app: AppSpec;
+  readonly #hooks: Hooks;
+  readonly #options: ArbiterOptions;
+  #settings: Settings;
   #numWorkers: number;
+  #generation = 1;
+  /** The settings a reload in progress falls back to if it fails. */
+  #reloading: { readonly generation: number; readonly settings: Settings; readonly workers: number } | null = null;
   #queue: Event[] = [];
   #wake: (() => void) | null = null;
   #listeners: Listeners | undefined;
   #ipc: IpcServer | undefined;
+  #pidfile: Pidfile | undefined;
+  #upgrade: Upgrade | undefined;
+  #murderTimer: ReturnType<typeof setInterval> | undefined;
   #lastAge = 0;
   #bootFailures = 0;
   #respawnAt = 0;
-  #announcedReady = false;
+  #everReady = false;
   #exitCode: ExitCode | null = null;
 
   constructor(options: ArbiterOptions) {
+    this.#options = options;
     this.#rt = options.runtime;
     this.#settings = options.settings;
     this.#app = options.app;
+    this.#hooks = options.hooks ?? {};
     this.#numWorkers = options.settings.workers;
+  }
+
+  /** The settings in force. */
+  get settings(): Readonly<Settings> {
+    return this.#settings;
   }
 
   /** Runs the master until it stops; resolves with the process exit code. */
@@ -101,32 +137,39 @@ export class Arbiter {
       const event = await this.#next();
       await this.#dispatch(event);
     }
+    await callHook(this.#hooks, "onExit", this.#settings);
     return this.#exitCode;
   }
 
   /** Checks the settings and the addresses, opens the channels, logs the start. */
   async start(): Promise<void> {
     const s = this.#settings;
-    const tcp = s.bind.some((a) => a.transport === "tcp");
-    if (platform() !== "linux" && s.workers > 1 && tcp) {
+    if (platform() !== "linux" && s.workers > 1 && s.bind.some((a) => a.transport === "tcp")) {
       throw new UsageError(
         `Invalid value for -w/--workers: "${s.workers}": on ${platform()}, SO_REUSEPORT does not ` +
           "spread connections between processes; run -w 1 per port (see README: Platforms)",
       );
     }
     const tls = readTls(s);
+    await callHook(this.#hooks, "onStarting", s);
     this.#log.info("Starting corral {version} ({runtime} {runtimeVersion})", {
       version: VERSION,
       runtime: this.#rt.name,
       runtimeVersion: this.#rt.version,
     });
-    this.#listeners = await Listeners.prepare(s.bind, tls !== null, s.workers);
+    if (s.pidfile) this.#pidfile = Pidfile.create(s.pidfile);
+    const upgrading = Upgrade.oldMasterPid() !== null;
+    this.#listeners = await Listeners.prepare(s.bind, tls !== null, s.workers, upgrading);
     this.#ipc = await IpcServer.open((message) => this.#push({ kind: "message", message }));
     for (const signal of SIGNALS) this.#rt.onSignal(signal, () => this.#push({ kind: "signal", signal }));
     for (const where of this.#listeners.describe()) {
       this.#log.info("Listening at: {where} ({pid})", { where, pid: process.pid });
     }
-    this.#log.info("Using {n} worker{s}", { n: this.#numWorkers, s: this.#numWorkers === 1 ? "" : "s" });
+    this.#log.info("Using {n}", { n: _plural(this.#numWorkers, "worker") });
+    if (s.timeout > 0) {
+      const every = Math.min(1000, Math.max(100, s.timeout * 250));
+      this.#murderTimer = setInterval(() => this.#push({ kind: "wakeup" }), every);
+    }
   }
 
   #push(event: Event): void {
@@ -147,69 +190,132 @@ export class Arbiter {
   async #dispatch(event: Event): Promise<void> {
     switch (event.kind) {
       case "signal":
-        return await this.#handleSignal(event.signal);
+        await this.#handleSignal(event.signal);
+        break;
       case "exit":
-        this.reapWorker(event.pid, event.status);
+        await this.reapWorker(event.pid, event.status);
         break;
       case "message":
-        this.#handleMessage(event.message);
+        await this.#handleMessage(event.message);
         break;
       case "wakeup":
         break;
     }
-    if (this.#exitCode === null) this.manageWorkers();
+    if (this.#exitCode === null) {
+      this.murderWorkers();
+      this.manageWorkers();
+    }
   }
 
   async #handleSignal(signal: Signal): Promise<void> {
-    this.#log.info("Handling signal: {name}", { name: signal.slice(3).toLowerCase() });
+    if (signal !== "SIGWINCH") this.#log.info("Handling signal: {name}", { name: signal.slice(3).toLowerCase() });
     switch (signal) {
       case "SIGTERM":
         return await this.stop(true);
       case "SIGINT":
       case "SIGQUIT":
         return await this.stop(false);
+      case "SIGHUP":
+        return await this.reload();
       case "SIGTTIN":
-        this.#numWorkers += 1;
-        break;
+        return await this.#setNumWorkers(this.#numWorkers + 1);
       case "SIGTTOU":
-        this.#numWorkers = Math.max(1, this.#numWorkers - 1);
-        break;
-      default:
-        // HUP, USR1, WINCH: caught so they never kill the master.
-        break;
+        return await this.#setNumWorkers(Math.max(1, this.#numWorkers - 1));
+      case "SIGUSR1":
+        this.killWorkers("SIGUSR1");
+        return;
+      case "SIGUSR2":
+        return this.#startUpgrade();
+      case "SIGWINCH":
+        return; // Ignored, as the issue asks: no daemon mode to tie it to.
     }
-    this.manageWorkers();
   }
 
-  #handleMessage(message: WorkerMessage): void {
+  async #setNumWorkers(n: number): Promise<void> {
+    const before = this.#numWorkers;
+    if (n === before) return;
+    this.#numWorkers = n;
+    this.#log.info("Number of workers: {n} (was {before})", { n, before });
+    await callHook(this.#hooks, "nworkersChanged", n, before);
+  }
+
+  async #handleMessage(message: WorkerMessage): Promise<void> {
     const worker = this.workers.get(message.pid);
     if (!worker) return;
-    if (message.type === "ready") {
-      worker.ready = true;
-      this.#bootFailures = 0;
-      this.#log.debug("Worker {pid} is ready", { pid: worker.pid });
-      if (
-        !this.#announcedReady && [...this.workers.values()].filter((w) => w.ready).length >= this.#numWorkers
-      ) {
-        this.#announcedReady = true;
-        this.#log.info("Ready: {n} worker{s} serving", {
-          n: this.#numWorkers,
-          s: this.#numWorkers === 1 ? "" : "s",
-        });
-      }
-    } else if (message.type === "boot_error") {
-      this.halt(message.message, message.code as ExitCode);
+    switch (message.type) {
+      case "ready":
+        return await this.#workerReady(worker);
+      case "boot_error":
+        return this.#bootFailed(worker, message.code as ExitCode, message.message);
+      case "retire":
+        if (!worker.outgoing) {
+          this.#log.info("Worker (pid:{pid}) served {n} requests (--max-requests): recycling", {
+            pid: worker.pid,
+            n: message.requests,
+          });
+          worker.outgoing = true;
+        }
+        return;
+      case "heartbeat":
+        worker.lastSeen = Date.now();
+        worker.heartbeat = message;
+        this.#checkMemory(worker, message.rss);
+        return;
     }
   }
 
-  /** Spawns or retires workers until their number is the target. */
-  manageWorkers(): void {
-    const live = [...this.workers.values()].filter((w) => !w.retiring);
-    if (live.length > this.#numWorkers) {
-      const oldest = live.sort((a, b) => a.age - b.age).slice(0, live.length - this.#numWorkers);
-      for (const w of oldest) this.killWorker(w.pid, "SIGTERM");
+  async #workerReady(worker: WorkerRecord): Promise<void> {
+    worker.ready = true;
+    worker.lastSeen = Date.now();
+    this.#bootFailures = 0;
+    this.#log.debug("Worker (pid:{pid}) is ready", { pid: worker.pid });
+    const serving = this.#pool().filter((w) => w.ready).length;
+    if (serving < this.#numWorkers) return;
+    if (this.#reloading && worker.generation === this.#reloading.generation) {
+      this.#reloading = null;
+      this.#log.info("Reloaded: {n} serving", { n: _plural(serving, "new worker") });
     }
-    if (live.length < this.#numWorkers) this.spawnWorkers(this.#numWorkers - live.length);
+    if (!this.#everReady) {
+      this.#everReady = true;
+      this.#log.info("Ready: {n} serving", { n: _plural(serving, "worker") });
+      await callHook(this.#hooks, "whenReady", this.#settings);
+      Upgrade.handOver(this.#log);
+    }
+  }
+
+  /** Recycles a worker over --max-worker-memory. */
+  #checkMemory(worker: WorkerRecord, rss: number): void {
+    const limitMb = this.#settings.maxWorkerMemory;
+    if (limitMb <= 0 || worker.outgoing || rss <= limitMb * 1024 * 1024) return;
+    this.#log.warning("Worker (pid:{pid}) uses {mb} MB, over --max-worker-memory {limit}: recycling", {
+      pid: worker.pid,
+      mb: Math.round(rss / 1024 / 1024),
+      limit: limitMb,
+    });
+    worker.outgoing = true;
+  }
+
+  /** The workers that count toward the target: not outgoing, not stopping. */
+  #pool(): WorkerRecord[] {
+    return [...this.workers.values()].filter((w) => !w.outgoing && !w.retiring);
+  }
+
+  /**
+   * Reconciles the pool with its target: spawns what is missing, retires
+   * what is extra, and stops outgoing workers only as replacements serve.
+   */
+  manageWorkers(): void {
+    const pool = this.#pool();
+    if (pool.length < this.#numWorkers) this.spawnWorkers(this.#numWorkers - pool.length);
+    if (pool.length > this.#numWorkers) {
+      const extra = pool.sort((a, b) => a.age - b.age).slice(0, pool.length - this.#numWorkers);
+      for (const w of extra) this.killWorker(w.pid, "SIGTERM");
+    }
+    // An outgoing worker keeps serving until a replacement does: rolling.
+    const serving = this.#pool().filter((w) => w.ready).length;
+    const outgoing = [...this.workers.values()].filter((w) => w.outgoing && !w.retiring).sort((a, b) => a.age - b.age);
+    const keep = Math.max(0, this.#numWorkers - serving);
+    for (const w of outgoing.slice(0, Math.max(0, outgoing.length - keep))) this.killWorker(w.pid, "SIGTERM");
   }
 
   /** Spawns `count` workers, unless a crash-loop back-off is in force. */
@@ -224,22 +330,29 @@ export class Arbiter {
 
   /** Starts one worker process and sends it its boot message. */
   spawnWorker(): WorkerRecord {
-    const listeners = this.#listeners as Listeners;
+    const age = ++this.#lastAge;
+    void callHook(this.#hooks, "preFork", { age });
     const boot: WorkerBoot = {
       type: "boot",
       settings: this.#settings,
       app: this.#app,
-      listen: listeners.forWorkers,
+      listen: (this.#listeners as Listeners).forWorkers,
       ipcPath: (this.#ipc as IpcServer).path,
+      age,
     };
-    const child = this.#rt.spawn([...this.#rt.selfCommand(), WORKER_FLAG], {});
+    const child = this.#rt.spawn([...this.#rt.selfCommand(), WORKER_FLAG]);
+    const now = Date.now();
     const worker: WorkerRecord = {
       pid: child.pid,
       child,
-      age: ++this.#lastAge,
-      spawnedAt: Date.now(),
+      age,
+      generation: this.#generation,
+      spawnedAt: now,
       ready: false,
+      outgoing: false,
       retiring: false,
+      lastSeen: now,
+      heartbeat: null,
     };
     this.workers.set(child.pid, worker);
     child.exited.then((status) => this.#push({ kind: "exit", pid: child.pid, status }));
@@ -248,41 +361,79 @@ export class Arbiter {
     return worker;
   }
 
-  /** Forgets a worker that exited; a crash at boot backs off the next spawn. */
-  reapWorker(pid: number, status: ChildExit): void {
+  /** Forgets a worker that exited and decides what its exit means. */
+  async reapWorker(pid: number, status: ChildExit): Promise<void> {
     const worker = this.workers.get(pid);
+    if (this.#upgrade?.pid === pid) return this.#upgrade.exited(status);
     if (!worker) return;
     this.workers.delete(pid);
+    await callHook(this.#hooks, "childExit", { pid, age: worker.age, code: status.code, signal: status.signal });
     if (worker.retiring) return;
     const how = status.signal ? `was sent ${status.signal}` : `exited with code ${status.code}`;
     if (!worker.ready) {
       if (status.code === ExitCode.APP_LOAD_ERROR || status.code === ExitCode.WORKER_BOOT_ERROR) {
         // Its boot_error message, with the reason, may still be on its way.
         const code = status.code;
-        setTimeout(() => this.halt(`Worker (pid:${pid}) failed to boot`, code), 250);
+        setTimeout(() => this.#bootFailed(worker, code, `Worker (pid:${pid}) failed to boot`), 250);
         return;
       }
-      this.#bootFailures += 1;
-      const backoff = Math.min(100 * 2 ** (this.#bootFailures - 1), MAX_BACKOFF_MS);
-      this.#respawnAt = Date.now() + backoff;
-      if ((this.#bootFailures & (this.#bootFailures - 1)) === 0) {
-        this.#log.error("Worker (pid:{pid}) {how} before it was ready ({n} in a row); next try in {ms} ms", {
-          pid,
-          how,
-          n: this.#bootFailures,
-          ms: backoff,
-        });
-      }
-      return;
+      return this.#bootFailed(worker, null, `Worker (pid:${pid}) ${how} before it was ready`);
     }
     this.#log.error("Worker (pid:{pid}) {how}", { pid, how });
   }
 
+  /**
+   * A worker could not boot. On the first start corral halts with its
+   * code; in a reload the old workers keep serving; otherwise the next
+   * spawn backs off, so a crash loop costs little and logs little.
+   */
+  #bootFailed(worker: WorkerRecord, code: ExitCode | null, reason: string): void {
+    if (this.#exitCode !== null) return;
+    if (!this.#everReady && code !== null) return this.halt(reason, code);
+    if (this.#reloading && worker.generation === this.#reloading.generation) return this.#reloadFailed(reason);
+    this.#bootFailures += 1;
+    const backoff = Math.min(100 * 2 ** (this.#bootFailures - 1), MAX_BACKOFF_MS);
+    this.#respawnAt = Date.now() + backoff;
+    // 1, 2, 4, 8...: a burst of failures is a handful of lines, not thousands.
+    if ((this.#bootFailures & (this.#bootFailures - 1)) === 0) {
+      this.#log.error("{reason} ({n} in a row); next try in {ms} ms", { reason, n: this.#bootFailures, ms: backoff });
+    }
+    this.#killUnready(worker.generation);
+  }
+
+  #killUnready(generation: number): void {
+    for (const w of this.workers.values()) {
+      if (w.generation === generation && !w.ready) this.killWorker(w.pid, "SIGKILL", true);
+    }
+  }
+
+  /** Kills workers whose event loop has been blocked past --timeout, naming what was in flight. */
+  murderWorkers(): void {
+    const timeoutMs = this.#settings.timeout * 1000;
+    if (timeoutMs <= 0) return;
+    const now = Date.now();
+    for (const w of this.workers.values()) {
+      if (!w.ready || w.child === undefined) continue;
+      const silent = now - w.lastSeen;
+      const lag = w.heartbeat ? w.heartbeat.loopLagMs + silent : silent;
+      if (lag <= timeoutMs) continue;
+      const inFlight = (w.heartbeat?.inFlight ?? []).map((r) => `${r.request} (${((r.ageMs + silent) / 1000).toFixed(1)} s)`);
+      const more = w.heartbeat?.overflow ? ` and ${w.heartbeat.overflow} more` : "";
+      this.#log.fatal("WORKER TIMEOUT (pid:{pid}): its event loop has been blocked for {s} s; in flight: {requests}", {
+        pid: w.pid,
+        s: (lag / 1000).toFixed(1),
+        requests: inFlight.length ? inFlight.join(", ") + more : "no request",
+      });
+      this.killWorker(w.pid, "SIGKILL");
+      w.lastSeen = Infinity; // killed once; its exit is reaped as a crash and replaced.
+    }
+  }
+
   /** Sends a signal to one worker; TERM, INT and QUIT mark it as retiring. */
-  killWorker(pid: number, signal: Signal): void {
+  killWorker(pid: number, signal: Signal, retiring = signal !== "SIGKILL" && signal !== "SIGUSR1"): void {
     const worker = this.workers.get(pid);
     if (!worker) return;
-    if (signal !== "SIGKILL") worker.retiring = true;
+    if (retiring) worker.retiring = true;
     worker.child.kill(signal);
   }
 
@@ -292,12 +443,72 @@ export class Arbiter {
   }
 
   /**
+   * HUP: a zero-downtime rolling reload. Reads the settings again, starts
+   * a new generation of workers, and drains each old one as a new one
+   * serves. If the new generation cannot boot, the old keeps serving.
+   */
+  async reload(): Promise<void> {
+    const previous = { generation: this.#generation, settings: this.#settings, workers: this.#numWorkers };
+    let settings = this.#settings;
+    if (this.#options.reloadSettings) {
+      try {
+        settings = await this.#options.reloadSettings();
+      } catch (err) {
+        this.#log.error("Reload failed: {message}; the workers keep serving", { message: describeError(err) });
+        return;
+      }
+    }
+    if (JSON.stringify(settings.bind) !== JSON.stringify(this.#settings.bind)) {
+      this.#log.warning("--bind changes take a restart or a USR2 upgrade; keeping {bind}", {
+        bind: this.#listeners?.describe().join(", "),
+      });
+      settings = { ...settings, bind: this.#settings.bind };
+    }
+    await callHook(this.#hooks, "onReload", settings);
+    this.#settings = settings;
+    this.#generation += 1;
+    this.#reloading = { ...previous, generation: this.#generation };
+    this.#bootFailures = 0;
+    this.#respawnAt = 0;
+    for (const w of this.workers.values()) w.outgoing = true;
+    await this.#setNumWorkers(settings.workers);
+    this.#log.info("Reloading: starting {n}", { n: _plural(this.#numWorkers, "new worker") });
+  }
+
+  #reloadFailed(reason: string): void {
+    const previous = this.#reloading;
+    if (!previous) return;
+    this.#reloading = null;
+    this.#log.error("Reload failed: {reason}; the old workers keep serving", { reason });
+    this.#killUnready(previous.generation);
+    for (const w of this.workers.values()) {
+      if (w.generation < previous.generation) w.outgoing = false;
+      else if (!w.retiring) this.killWorker(w.pid, "SIGTERM");
+    }
+    this.#settings = previous.settings;
+    this.#numWorkers = previous.workers;
+    this.#generation = previous.generation;
+  }
+
+  /** USR2: start a new master from the program on disk, beside this one. */
+  #startUpgrade(): void {
+    if (this.#upgrade?.running) {
+      this.#log.warning("An upgrade is already in progress (new master pid {pid})", { pid: this.#upgrade.pid });
+      return;
+    }
+    const argv = [...this.#rt.selfCommand(), ...(this.#options.args ?? this.#rt.args)];
+    const upgrade = this.#upgrade = Upgrade.start(this.#rt, argv, this.#pidfile, this.#log);
+    upgrade.exitStatus.then((status) => this.#push({ kind: "exit", pid: upgrade.pid, status }));
+  }
+
+  /**
    * Stops every worker: TERM lets in-flight requests finish within
    * --graceful-timeout, INT and QUIT stop at once. Stragglers get SIGKILL.
    */
   async stop(graceful: boolean): Promise<void> {
     if (this.#exitCode !== null) return;
     this.#exitCode = ExitCode.OK;
+    clearInterval(this.#murderTimer);
     for (const relay of this.#listeners?.relays ?? []) relay.close();
     this.killWorkers(graceful ? "SIGTERM" : "SIGQUIT");
     const limit = graceful ? this.#settings.gracefulTimeout * 1000 : 2000;
@@ -309,10 +520,7 @@ export class Arbiter {
     ]);
     clearTimeout(timer);
     if (timedOut) {
-      this.#log.warning("Killing {n} worker(s) still running after {s} s", {
-        n: this.workers.size,
-        s: limit / 1000,
-      });
+      this.#log.warning("Killing {n} still running after {s} s", { n: _plural(this.workers.size, "worker"), s: limit / 1000 });
       this.killWorkers("SIGKILL");
       await all;
     }
@@ -331,9 +539,13 @@ export class Arbiter {
   }
 
   #cleanup(): void {
-    this.#listeners?.close();
+    clearInterval(this.#murderTimer);
+    // Handed over to a new master (USR2): its sockets now stand at our paths.
+    this.#listeners?.close(!this.#upgrade?.handedOver);
     this.#ipc?.close();
+    this.#pidfile?.remove();
     this.#listeners = undefined;
     this.#ipc = undefined;
   }
 }
+

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import type { Address } from "./address.ts";
 import type { AppSpec } from "./config.ts";
 import type { Settings } from "./settings.ts";
+import type { InFlight } from "./watchdog.ts";
 
 /** Everything a worker needs to boot, sent as the first line of its stdin. */
 export interface WorkerBoot {
@@ -26,12 +27,33 @@ export interface WorkerBoot {
   }[];
   /** The master's socket for {@link WorkerMessage}s. */
   readonly ipcPath: string;
+  /** Spawn order, 1-based. */
+  readonly age: number;
+}
+
+/** A worker's periodic report, sent by its heartbeat thread. */
+export interface Heartbeat {
+  readonly type: "heartbeat";
+  readonly pid: number;
+  /** Milliseconds since the worker's main loop last ran. */
+  readonly loopLagMs: number;
+  /** Requests started since the worker booted. */
+  readonly requests: number;
+  /** The oldest requests in flight. */
+  readonly inFlight: readonly InFlight[];
+  /** Requests in flight beyond those listed. */
+  readonly overflow: number;
+  /** Resident memory of the worker process, in bytes. */
+  readonly rss: number;
 }
 
 /** What a worker tells the master. */
 export type WorkerMessage =
   | { readonly type: "ready"; readonly pid: number }
-  | { readonly type: "boot_error"; readonly pid: number; readonly code: number; readonly message: string };
+  | { readonly type: "boot_error"; readonly pid: number; readonly code: number; readonly message: string }
+  /** It reached --max-requests: replace it, then let it drain. */
+  | { readonly type: "retire"; readonly pid: number; readonly requests: number }
+  | Heartbeat;
 
 function _readLines(socket: Socket, onLine: (line: string) => void): void {
   let buffered = "";

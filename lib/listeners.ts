@@ -152,17 +152,27 @@ export class Listeners {
    * Checks every address and prepares what each worker binds.
    * @throws {BootError} naming the first address that cannot be used.
    */
-  static async prepare(bind: readonly Address[], tls: boolean, workers: number): Promise<Listeners> {
+  static async prepare(
+    bind: readonly Address[],
+    tls: boolean,
+    workers: number,
+    upgrading = false,
+  ): Promise<Listeners> {
     const l = new Listeners(tls);
     try {
       for (const address of bind) {
         if (address.transport === "tcp") {
-          const resolved = await probeTcp(address, tls);
+          // During a USR2 upgrade the old master's workers hold the ports:
+          // ours join them through SO_REUSEPORT.
+          const resolved = upgrading ? address : await probeTcp(address, tls);
           l.public.push(resolved);
           l.forWorkers.push({ address: resolved, reusePort: true, tls });
           continue;
         }
-        await clearUnixPath(address);
+        // Upgrading: the old master's socket is live; ours takes the path over
+        // and the old one drains the connections it already has.
+        if (upgrading) rmSync(address.path, { force: true });
+        else await clearUnixPath(address);
         l.public.push(address);
         if (workers === 1) {
           l.forWorkers.push({ address, reusePort: false, tls: false });
@@ -184,9 +194,10 @@ export class Listeners {
     return this.public.map((a) => formatAddress(a, this.#tls && a.transport === "tcp"));
   }
 
-  /** Closes the relays and removes unix socket files. */
-  close(): void {
+  /** Closes the relays and (unless a new master now owns them) removes unix socket files. */
+  close(removeUnixPaths = true): void {
     for (const r of this.relays) r.destroy();
+    if (!removeUnixPaths) return;
     for (const a of this.public) if (a.transport === "unix") rmSync(a.path, { force: true });
   }
 }

@@ -7,6 +7,7 @@
 import type { Address } from "./address.ts";
 import { CORE_SETTINGS } from "./settings/core.ts";
 import { LOGGING_SETTINGS } from "./settings/logging.ts";
+import { SUPERVISION_SETTINGS } from "./settings/supervision.ts";
 
 /** The log levels accepted by `--log-level`, Gunicorn's names. */
 export const LOG_LEVELS = ["debug", "info", "warning", "error", "critical"] as const;
@@ -27,6 +28,16 @@ export interface Settings {
   keyfile: string | null;
   /** Seconds a stopping worker may take to finish in-flight requests. */
   gracefulTimeout: number;
+  /** Seconds without a heartbeat before a worker is killed; 0 = off. */
+  timeout: number;
+  /** Requests after which a worker is recycled; 0 = never. */
+  maxRequests: number;
+  /** Random extra requests, 0..J, per worker. */
+  maxRequestsJitter: number;
+  /** RSS in MB past which a worker is recycled; 0 = no limit. */
+  maxWorkerMemory: number;
+  /** The master's pid file, or null. */
+  pidfile: string | null;
   /** Lowest level written to the error log. */
   logLevel: LogLevelName;
 }
@@ -64,7 +75,7 @@ export interface Setting<K extends keyof Settings = keyof Settings> {
 }
 
 /** Every setting, in the order `--help` lists them: one table, kept in sections. */
-export const SETTINGS: readonly Setting[] = [...CORE_SETTINGS, ...LOGGING_SETTINGS];
+export const SETTINGS: readonly Setting[] = [...CORE_SETTINGS, ...SUPERVISION_SETTINGS, ...LOGGING_SETTINGS];
 
 /** Long flag of a setting, e.g. `--workers`. */
 export function longFlag(s: Setting): string {

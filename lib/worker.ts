@@ -8,10 +8,13 @@ import process from "node:process";
 import { type App, loadApp, toHandler } from "./app_loader.ts";
 import { CorralError, describeError, ExitCode } from "./errors.ts";
 import { buildFront, type Front } from "./front/mod.ts";
+import type { HeartbeatStart } from "./heartbeat_thread.ts";
+import { callHook, type Hooks } from "./hooks.ts";
 import { IpcClient, type WorkerBoot } from "./ipc.ts";
 import { logger, setupLogging } from "./log.ts";
 import type { Handler, RunningServer, Runtime } from "./runtime/mod.ts";
 import { readTls } from "./tls.ts";
+import { TICK_MS, Watchdog } from "./watchdog.ts";
 
 /** When the master is gone, a worker drains for at most this long. */
 const ORPHAN_GRACE_MS = 1500;
@@ -23,18 +26,33 @@ function _internalError(): Response {
   });
 }
 
+/** How often the heartbeat thread reports: often enough for --timeout. */
+export function heartbeatInterval(timeoutSeconds: number): number {
+  if (timeoutSeconds <= 0) return 1000;
+  return Math.max(100, Math.min(1000, (timeoutSeconds * 1000) / 4));
+}
+
 /** Worker: the process that serves requests. */
 export class Worker {
   readonly #rt: Runtime;
   readonly #boot: WorkerBoot;
+  readonly #ipc: IpcClient;
+  readonly #hooks: Hooks;
   readonly #log = logger("worker");
-  #servers: RunningServer[] = [];
+  readonly #servers: RunningServer[] = [];
   #front: Front | undefined;
+  #watchdog: Watchdog | undefined;
   #stopping = false;
 
-  constructor(rt: Runtime, boot: WorkerBoot) {
+  constructor(rt: Runtime, boot: WorkerBoot, ipc: IpcClient, hooks: Hooks) {
     this.#rt = rt;
     this.#boot = boot;
+    this.#ipc = ipc;
+    this.#hooks = hooks;
+  }
+
+  get #info() {
+    return { pid: process.pid, age: this.#boot.age };
   }
 
   /** Loads the app and starts a server on every address. */
@@ -42,17 +60,68 @@ export class Worker {
     const { settings } = this.#boot;
     process.chdir(settings.chdir);
     const handler: Handler = app ? toHandler(app) : await loadApp(this.#boot.app, process.cwd());
+    await callHook(this.#hooks, "postWorkerInit", this.#info);
     const tls = readTls(settings);
     const onError = (error: unknown) => {
       this.#log.error("Error handling request: {message}", { message: describeError(error), error });
       return _internalError();
     };
     this.#front = buildFront(handler, settings);
+    const served = this.#supervise(this.#front.handler);
     for (const { address, reusePort, tls: useTls } of this.#boot.listen) {
-      this.#servers.push(
-        this.#rt.serve({ address, reusePort, tls: useTls ? tls : null, handler: this.#front.handler, onError }),
-      );
+      this.#servers.push(this.#rt.serve({ address, reusePort, tls: useTls ? tls : null, handler: served, onError }));
     }
+  }
+
+  /**
+   * Wraps the handler with what the master's supervision needs: requests in
+   * flight for --timeout, the count for --max-requests. Neither on: unchanged.
+   */
+  #supervise(handler: Handler): Handler {
+    const { timeout, maxRequests, maxRequestsJitter, maxWorkerMemory } = this.#boot.settings;
+    if (timeout <= 0 && maxRequests <= 0 && maxWorkerMemory <= 0) return handler;
+    const watchdog = this.#watchdog = new Watchdog();
+    this.#startHeartbeat(watchdog);
+    const limit = maxRequests > 0 ? maxRequests + Math.floor(Math.random() * (maxRequestsJitter + 1)) : Infinity;
+    let retired = false;
+    return (request, info) => {
+      const slot = watchdog.begin(request);
+      if (watchdog.requests >= limit && !retired) {
+        retired = true;
+        this.#ipc.send({ type: "retire", pid: process.pid, requests: watchdog.requests });
+      }
+      let response;
+      try {
+        response = handler(request, info);
+      } catch (err) {
+        watchdog.end(slot);
+        throw err;
+      }
+      if (response instanceof Promise) {
+        response.then(() => watchdog.end(slot), () => watchdog.end(slot));
+      } else {
+        watchdog.end(slot);
+      }
+      return response;
+    };
+  }
+
+  #startHeartbeat(watchdog: Watchdog): void {
+    const timer = setInterval(() => watchdog.tick(), TICK_MS);
+    (timer as { unref?: () => void }).unref?.();
+    const thread = new globalThis.Worker(new URL("./heartbeat_thread.ts", import.meta.url).href, { type: "module" });
+    const start: HeartbeatStart = {
+      buffer: watchdog.buffer,
+      ipcPath: this.#boot.ipcPath,
+      pid: process.pid,
+      intervalMs: heartbeatInterval(this.#boot.settings.timeout),
+    };
+    thread.postMessage(start);
+  }
+
+  /** USR1: reopen log files. */
+  reopen(): void {
+    this.#front?.reopen();
   }
 
   /** Stops accepting, lets in-flight requests finish within `timeoutMs`, exits 0. */
@@ -61,6 +130,7 @@ export class Worker {
     this.#stopping = true;
     this.#log.info("Worker exiting (pid: {pid})", { pid: process.pid });
     setTimeout(() => this.#rt.exit(ExitCode.OK), timeoutMs);
+    await callHook(this.#hooks, "workerExit", this.#info);
     await Promise.allSettled(this.#servers.map((s) => s.shutdown()));
     await this.#front?.close();
     this.#rt.exit(ExitCode.OK);
@@ -69,28 +139,28 @@ export class Worker {
 
 /**
  * The worker's entry point: `corral --corral-worker` (internal).
- * `app` is given when the master was started through mod.ts `serve()`.
+ * `app` and `hooks` are given when the master was started through mod.ts.
  */
-export async function runWorker(rt: Runtime, app?: App): Promise<void> {
-  let worker: Worker | undefined;
+export async function runWorker(rt: Runtime, app?: App, hooks: Hooks = {}): Promise<void> {
+  const state: { worker?: Worker; gracefulMs: number } = { gracefulMs: 30_000 };
   // Installed before boot so a stop during a slow app load is honoured.
-  rt.onSignal("SIGTERM", () => worker ? worker.stop(gracefulMs) : rt.exit(ExitCode.OK));
+  rt.onSignal("SIGTERM", () => state.worker ? state.worker.stop(state.gracefulMs) : rt.exit(ExitCode.OK));
   rt.onSignal("SIGINT", () => rt.exit(ExitCode.OK));
   rt.onSignal("SIGQUIT", () => rt.exit(ExitCode.OK));
-  // HUP, USR1, WINCH are the master's business; a worker must not die of them.
-  for (const sig of ["SIGHUP", "SIGUSR1", "SIGWINCH"] as const) rt.onSignal(sig, () => {});
+  rt.onSignal("SIGUSR1", () => state.worker?.reopen());
+  // HUP, WINCH and USR2 are the master's business; a worker must not die of them.
+  for (const sig of ["SIGHUP", "SIGWINCH", "SIGUSR2"] as const) rt.onSignal(sig, () => {});
 
-  let gracefulMs = 30_000;
   const input = rt.stdinLines()[Symbol.asyncIterator]();
   const first = await input.next();
   if (first.done) rt.exit(ExitCode.WORKER_BOOT_ERROR);
   const boot = JSON.parse(first.value) as WorkerBoot;
-  gracefulMs = boot.settings.gracefulTimeout * 1000;
+  state.gracefulMs = boot.settings.gracefulTimeout * 1000;
   setupLogging(boot.settings.logLevel);
   const ipc = await IpcClient.connect(boot.ipcPath);
   ipc.unref();
 
-  worker = new Worker(rt, boot);
+  const worker = state.worker = new Worker(rt, boot, ipc, hooks);
   try {
     await worker.boot(app);
   } catch (err) {
@@ -107,5 +177,5 @@ export async function runWorker(rt: Runtime, app?: App): Promise<void> {
     if (next.done) break;
   }
   logger("worker").warning("Master is gone; worker {pid} stops", { pid: process.pid });
-  await worker.stop(Math.min(ORPHAN_GRACE_MS, gracefulMs));
+  await worker.stop(Math.min(ORPHAN_GRACE_MS, state.gracefulMs));
 }

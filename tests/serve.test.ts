@@ -109,11 +109,10 @@ describe(`supervision (${RUNTIME})`, () => {
     assert.ok(elapsed < 1000, `replaced after ${elapsed} ms`);
     await c.waitForLog(new RegExp(`Worker \\(pid:${victim}\\) was sent SIGKILL`));
     const replacement = c.workerPids()[2] as number;
-    const seen = new Set<number>();
-    for (let i = 0; i < 200 && !seen.has(replacement); i++) {
-      seen.add(Number((await get(`http://127.0.0.1:${port}/`)).body));
-    }
-    assert.ok(seen.has(replacement), "the replacement serves");
+    await waitFor(
+      "the replacement to serve",
+      async () => Number((await get(`http://127.0.0.1:${port}/`)).body) === replacement,
+    );
     c.kill("SIGTERM");
     assert.equal((await c.exit()).code, 0);
   });

@@ -3,7 +3,7 @@
 import process from "node:process";
 import { lines } from "./_lines.ts";
 import { bindError } from "./_bind_error.ts";
-import type { ChildProcess, RemoteAddr, Runtime, ServeInfo, ServeSpec, Signal } from "./types.ts";
+import type { ChildProcess, RemoteAddr, Runtime, ServeInfo, ServeSpec, Signal, SpawnOptions } from "./types.ts";
 
 type BunServer = Bun.Server;
 
@@ -30,12 +30,14 @@ function _selfCommand(): string[] {
   return [process.execPath, ...process.execArgv, Bun.main];
 }
 
-function _spawn(argv: string[], options: { cwd?: string }): ChildProcess {
+function _spawn(argv: string[], options: SpawnOptions = {}): ChildProcess {
   const proc = Bun.spawn(argv, {
-    stdin: "pipe",
+    stdin: options.stdin === "null" ? "ignore" : "pipe",
     stdout: "inherit",
     stderr: "inherit",
     ...(options.cwd ? { cwd: options.cwd } : {}),
+    // Bun's env replaces the environment; ours adds to it.
+    ...(options.env ? { env: { ...process.env, ...options.env } as Record<string, string> } : {}),
   });
   return {
     pid: proc.pid,

@@ -1,7 +1,7 @@
 /** The Deno side of the runtime seam. */
 import { lines } from "./_lines.ts";
 import { bindError } from "./_bind_error.ts";
-import type { ChildExit, ChildProcess, Runtime, ServeSpec, Signal } from "./types.ts";
+import type { ChildExit, ChildProcess, Runtime, ServeSpec, Signal, SpawnOptions } from "./types.ts";
 
 const _PERMISSIONS = ["read", "write", "net", "env", "run", "sys", "ffi", "import"] as const;
 
@@ -33,16 +33,18 @@ function _selfCommand(): string[] {
   return [Deno.execPath(), "run", ...flags, "--unstable-net", Deno.mainModule];
 }
 
-function _spawn(argv: string[], options: { cwd?: string }): ChildProcess {
+function _spawn(argv: string[], options: SpawnOptions = {}): ChildProcess {
   const [program, ...args] = argv;
+  const piped = options.stdin !== "null";
   const child = new Deno.Command(program as string, {
     args,
-    stdin: "piped",
+    stdin: piped ? "piped" : "null",
     stdout: "inherit",
     stderr: "inherit",
     ...(options.cwd ? { cwd: options.cwd } : {}),
+    ...(options.env ? { env: { ...options.env } } : {}),
   }).spawn();
-  const writer = child.stdin.getWriter();
+  const writer = piped ? child.stdin.getWriter() : null;
   const encoder = new TextEncoder();
   const exited: Promise<ChildExit> = child.status.then((s) => ({
     code: s.signal ? null : s.code,
@@ -52,7 +54,7 @@ function _spawn(argv: string[], options: { cwd?: string }): ChildProcess {
     pid: child.pid,
     exited,
     send(line) {
-      writer.write(encoder.encode(line + "\n")).catch(() => {});
+      writer?.write(encoder.encode(line + "\n")).catch(() => {});
     },
     kill(signal) {
       try {

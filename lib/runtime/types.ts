@@ -63,6 +63,13 @@ export interface ChildProcess {
   kill(signal: Signal): void;
 }
 
+/** Options of {@link Runtime.spawn}. */
+export interface SpawnOptions {
+  readonly cwd?: string;
+  readonly env?: Readonly<Record<string, string>>;
+  readonly stdin?: "pipe" | "null";
+}
+
 /** What corral needs from the runtime it runs on. */
 export interface Runtime {
   readonly name: "deno" | "bun";
@@ -71,8 +78,11 @@ export interface Runtime {
   readonly args: readonly string[];
   /** The command that starts this same program again, without arguments. */
   selfCommand(): string[];
-  /** Flags the runtime needs to pass to a worker (e.g. --unstable-net). */
-  spawn(argv: string[], options: { cwd?: string }): ChildProcess;
+  /**
+   * Starts a child process. Its stdin is a pipe (`send`) unless `stdin` is
+   * "null"; `env` adds to this process's environment.
+   */
+  spawn(argv: string[], options?: SpawnOptions): ChildProcess;
   serve(spec: ServeSpec): RunningServer;
   onSignal(signal: Signal, listener: () => void): void;
   /** Lines from stdin; ends when the writer closes it. */
