@@ -63,6 +63,8 @@ const SIGNALS: readonly Signal[] = [
 
 /** Longest wait before a worker that keeps dying at boot is spawned again. */
 const MAX_BACKOFF_MS = 10_000;
+/** A worker that dies sooner than this after its spawn counts as a failed boot. */
+const STABLE_MS = 3_000;
 
 /** Options of an {@link Arbiter}. */
 export interface ArbiterOptions {
@@ -267,7 +269,6 @@ export class Arbiter {
   async #workerReady(worker: WorkerRecord): Promise<void> {
     worker.ready = true;
     worker.lastSeen = Date.now();
-    this.#bootFailures = 0;
     this.#log.debug("Worker (pid:{pid}) is ready", { pid: worker.pid });
     const serving = this.#pool().filter((w) => w.ready).length;
     if (serving < this.#numWorkers) return;
@@ -306,10 +307,20 @@ export class Arbiter {
    */
   manageWorkers(): void {
     const pool = this.#pool();
+    // The crash-loop back-off ends once the whole pool has stayed up.
+    if (this.#bootFailures > 0 && pool.length > 0 && pool.every((w) => w.ready && Date.now() - w.spawnedAt >= STABLE_MS)) {
+      this.#bootFailures = 0;
+    }
     if (pool.length < this.#numWorkers) this.spawnWorkers(this.#numWorkers - pool.length);
     if (pool.length > this.#numWorkers) {
-      const extra = pool.sort((a, b) => a.age - b.age).slice(0, pool.length - this.#numWorkers);
-      for (const w of extra) this.killWorker(w.pid, "SIGTERM");
+      // Extra workers that do not serve yet go at once; serving ones, oldest
+      // first, only as others serve (below), so TTOU never leaves no listener.
+      const extra = pool.sort((a, b) => Number(a.ready) - Number(b.ready) || a.age - b.age)
+        .slice(0, pool.length - this.#numWorkers);
+      for (const w of extra) {
+        if (w.ready) w.outgoing = true;
+        else this.killWorker(w.pid, "SIGTERM");
+      }
     }
     // An outgoing worker keeps serving until a replacement does: rolling.
     const serving = this.#pool().filter((w) => w.ready).length;
@@ -370,6 +381,10 @@ export class Arbiter {
     await callHook(this.#hooks, "childExit", { pid, age: worker.age, code: status.code, signal: status.signal });
     if (worker.retiring) return;
     const how = status.signal ? `was sent ${status.signal}` : `exited with code ${status.code}`;
+    if (worker.ready && Date.now() - worker.spawnedAt >= STABLE_MS) {
+      this.#log.error("Worker (pid:{pid}) {how}", { pid, how });
+      return;
+    }
     if (!worker.ready) {
       if (status.code === ExitCode.APP_LOAD_ERROR || status.code === ExitCode.WORKER_BOOT_ERROR) {
         // Its boot_error message, with the reason, may still be on its way.
@@ -379,7 +394,7 @@ export class Arbiter {
       }
       return this.#bootFailed(worker, null, `Worker (pid:${pid}) ${how} before it was ready`);
     }
-    this.#log.error("Worker (pid:{pid}) {how}", { pid, how });
+    this.#bootFailed(worker, null, `Worker (pid:${pid}) ${how} ${Date.now() - worker.spawnedAt} ms after it started`);
   }
 
   /**

@@ -2,10 +2,11 @@
  * Turns the command line, the environment and settings objects (a config
  * file, `serve()` options) into {@link Settings}, all through the settings
  * table. Precedence, lowest first: defaults, environment, settings object,
- * command line.
+ * `CORRAL_CMD_ARGS`, command line (lib/config_file.ts chains them).
  * @module
  */
 import { parseArgs } from "node:util";
+import type { Address } from "./address.ts";
 import { UsageError } from "./errors.ts";
 import {
   defaultSettings,
@@ -171,6 +172,8 @@ export class SettingsBuilder {
     for (const [key, value] of Object.entries(object)) {
       if (ignore.includes(key)) continue;
       const s = byName.get(key);
+      const cliOnly = SETTINGS.find((c) => c.cliOnly && c.name === key);
+      if (cliOnly) throw new UsageError(`"${key}" in ${where}: ${longFlag(cliOnly)} is for the command line only`);
       if (!s) {
         const close = suggestKey(key, [...byName.keys(), ...ignore]);
         throw new UsageError(
@@ -187,11 +190,14 @@ export class SettingsBuilder {
     return this;
   }
 
-  /** Applies the raw values of a command line. */
-  applyCommandLine(cmd: CommandLine): this {
+  /**
+   * Applies the raw values of a command line; `origin` names where it came
+   * from when that is not the real command line (`$CORRAL_CMD_ARGS`).
+   */
+  applyCommandLine(cmd: CommandLine, origin?: string): this {
     for (const s of SETTINGS) {
       const raw = cmd.values.get(s.name);
-      if (raw) this.#set(s, raw, flagLabel(s));
+      if (raw) this.#set(s, raw, origin ? `${flagLabel(s)} in ${origin}` : flagLabel(s));
     }
     return this;
   }
@@ -247,6 +253,82 @@ export function appFromPositionals(positionals: readonly string[]): AppSpec {
     throw new UsageError(`Expected one APP_MODULE, got ${positionals.length}: ${positionals.join(" ")}`);
   }
   return parseAppSpec(positionals[0] as string);
+}
+
+/**
+ * Splits a string into arguments as a POSIX shell would, without running
+ * anything: blanks separate, quotes group, a backslash escapes. For
+ * `CORRAL_CMD_ARGS`.
+ *
+ * @example
+ * ```ts
+ * splitShellWords(`-w 2 --chdir "/srv/my app"`); // ["-w", "2", "--chdir", "/srv/my app"]
+ * ```
+ * @throws {UsageError} for an unterminated quote or a trailing backslash.
+ */
+export function splitShellWords(text: string, where = "$CORRAL_CMD_ARGS"): string[] {
+  const words: string[] = [];
+  let word: string | null = null;
+  let i = 0;
+  const fail = (why: string) => new UsageError(`Invalid value for ${where}: ${JSON.stringify(text)}: ${why}`);
+  while (i < text.length) {
+    const c = text[i] as string;
+    if (/\s/.test(c)) {
+      if (word !== null) words.push(word);
+      word = null;
+      i++;
+    } else if (c === "'") {
+      const end = text.indexOf("'", i + 1);
+      if (end < 0) throw fail("unterminated single quote");
+      word = (word ?? "") + text.slice(i + 1, end);
+      i = end + 1;
+    } else if (c === '"') {
+      word ??= "";
+      for (i++;; i++) {
+        if (i >= text.length) throw fail("unterminated double quote");
+        const d = text[i] as string;
+        if (d === '"') break;
+        // Inside double quotes a backslash escapes only these, as in sh.
+        if (d === "\\" && text[i + 1] === "\n") i++;
+        else if (d === "\\" && /[$`"\\]/.test(text[i + 1] ?? "")) word += text[++i];
+        else word += d;
+      }
+      i++;
+    } else if (c === "\\") {
+      if (i + 1 >= text.length) throw fail("trailing backslash");
+      if (text[i + 1] !== "\n") word = (word ?? "") + text[i + 1];
+      i += 2;
+    } else {
+      word = (word ?? "") + c;
+      i++;
+    }
+  }
+  if (word !== null) words.push(word);
+  return words;
+}
+
+/** One value as a config file would write it: addresses as `-b` takes them. */
+function _configValue(value: unknown): string {
+  const address = (a: Address) =>
+    a.transport === "unix" ? `unix:${a.path}` : a.hostname.includes(":") ? `[${a.hostname}]:${a.port}` : `${a.hostname}:${a.port}`;
+  if (Array.isArray(value) && value.every((v) => typeof v === "object" && v !== null && "transport" in v)) {
+    return JSON.stringify(value.map((v) => address(v as Address)));
+  }
+  return JSON.stringify(value) ?? String(value);
+}
+
+/**
+ * The resolved settings for `--print-config`: one `name = value` a line,
+ * in the table's order, named as a config file names them.
+ *
+ * @example
+ * ```ts
+ * formatSettings(defaultSettings()); // "workers = 1\nbind = [\"127.0.0.1:8000\"]\n..."
+ * ```
+ */
+export function formatSettings(settings: Readonly<Settings>): string {
+  const values = settings as unknown as Record<string, unknown>;
+  return SETTINGS.map((s) => `${s.name} = ${_configValue(values[s.name])}`).join("\n") + "\n";
 }
 
 /** The `--help` text, generated from the settings table. */

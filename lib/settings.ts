@@ -7,6 +7,7 @@
 import type { Address } from "./address.ts";
 import { CORE_SETTINGS } from "./settings/core.ts";
 import { LOGGING_SETTINGS } from "./settings/logging.ts";
+import { SHIPPING_SETTINGS } from "./settings/shipping.ts";
 import { SUPERVISION_SETTINGS } from "./settings/supervision.ts";
 
 /** The log levels accepted by `--log-level`, Gunicorn's names. */
@@ -40,6 +41,14 @@ export interface Settings {
   pidfile: string | null;
   /** Lowest level written to the error log. */
   logLevel: LogLevelName;
+  /** The config module in force (an absolute path once loaded), or null. */
+  config: string | null;
+  /** Development mode: replace the workers when a file of the app changes. */
+  reload: boolean;
+  /** Load the settings and the app, then exit. */
+  checkConfig: boolean;
+  /** Print the resolved settings, then exit. */
+  printConfig: boolean;
 }
 
 /** What a validator may consult besides the raw value. */
@@ -75,7 +84,12 @@ export interface Setting<K extends keyof Settings = keyof Settings> {
 }
 
 /** Every setting, in the order `--help` lists them: one table, kept in sections. */
-export const SETTINGS: readonly Setting[] = [...CORE_SETTINGS, ...SUPERVISION_SETTINGS, ...LOGGING_SETTINGS];
+export const SETTINGS: readonly Setting[] = [
+  ...CORE_SETTINGS,
+  ...SUPERVISION_SETTINGS,
+  ...LOGGING_SETTINGS,
+  ...SHIPPING_SETTINGS,
+];
 
 /** Long flag of a setting, e.g. `--workers`. */
 export function longFlag(s: Setting): string {

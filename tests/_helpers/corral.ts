@@ -37,7 +37,9 @@ export async function waitFor(
 ): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    if (await check()) return;
+    try {
+      if (await check()) return;
+    } catch { /* not yet: a refused connection, say */ }
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`Timed out after ${ms} ms waiting for ${what}`);

@@ -1,0 +1,108 @@
+/**
+ * Unix datagram sockets through libc, for sd_notify: neither runtime has
+ * them in a stable API (Deno's needs --unstable-net, Bun's and
+ * node:dgram's are UDP only). The runtime files only open libc; the socket
+ * logic here is shared. Linux only, as systemd is.
+ * @module
+ */
+import { constants } from "node:os";
+
+/** The libc symbols used, in the FFI type names both runtimes share. */
+export const LIBC_SYMBOLS = {
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
+  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  close: { parameters: ["i32"], result: "i32" },
+  clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
+} as const;
+
+/** Where libc may be: glibc, then musl. */
+export const LIBC_NAMES = ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"] as const;
+
+/** The calls, as each runtime binds them. */
+export interface LibcCalls {
+  socket(domain: number, type: number, protocol: number): number;
+  bind(fd: number, addr: Uint8Array, addrLen: number): number;
+  sendto(fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, addrLen: number): number;
+  recv(fd: number, buf: Uint8Array, len: number, flags: number): number;
+  close(fd: number): number;
+  clockGettime(clock: number, timespec: Uint8Array): number;
+  /** The calling thread's errno, right after a failed call. */
+  errno(): number;
+}
+
+const AF_UNIX = 1;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+const MSG_DONTWAIT = 0x40;
+const MSG_NOSIGNAL = 0x4000;
+const CLOCK_MONOTONIC = 1;
+/** sizeof(sun_path) on Linux. */
+const SUN_PATH_MAX = 108;
+
+/** A unix datagram socket. */
+export interface UnixDatagram {
+  /** Sends one datagram to the socket at `path` (`@name`: the abstract namespace). */
+  send(path: string, data: Uint8Array): void;
+  /** The next datagram waiting, or null; never blocks. */
+  receive(maxBytes?: number): Uint8Array | null;
+  close(): void;
+}
+
+function _errnoName(n: number): string {
+  const name = Object.entries(constants.errno).find(([, v]) => v === n)?.[0];
+  return name ?? `errno ${n}`;
+}
+
+/** A `struct sockaddr_un` for `path`; a leading `@` means the abstract namespace, as systemd writes it. */
+export function sockaddrUn(path: string): { addr: Uint8Array; length: number } {
+  const abstract = path.startsWith("@");
+  const name = new TextEncoder().encode(abstract ? path.slice(1) : path);
+  const length = 2 + (abstract ? 1 : 0) + name.length + (abstract ? 0 : 1);
+  if (length - 2 > SUN_PATH_MAX) throw new RangeError(`Socket path "${path}" is too long`);
+  const addr = new Uint8Array(2 + SUN_PATH_MAX);
+  addr[0] = AF_UNIX; // sa_family_t, little-endian on every Linux corral runs on
+  addr.set(name, abstract ? 3 : 2);
+  return { addr, length };
+}
+
+/** Opens a datagram socket, bound to `bindPath` when given (to receive). */
+export function openUnixDatagram(libc: LibcCalls, bindPath?: string): UnixDatagram {
+  const fail = (what: string) => new Error(`${what} failed: ${_errnoName(libc.errno())}`);
+  const fd = libc.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw fail("socket(AF_UNIX, SOCK_DGRAM)");
+  if (bindPath !== undefined) {
+    const { addr, length } = sockaddrUn(bindPath);
+    if (libc.bind(fd, addr, length) < 0) {
+      const err = fail(`bind("${bindPath}")`);
+      libc.close(fd);
+      throw err;
+    }
+  }
+  let open = true;
+  return {
+    send(path, data) {
+      const { addr, length } = sockaddrUn(path);
+      const n = libc.sendto(fd, data, data.length, MSG_NOSIGNAL, addr, length);
+      if (n < 0) throw fail(`sendto("${path}")`);
+    },
+    receive(maxBytes = 4096) {
+      const buf = new Uint8Array(maxBytes);
+      const n = libc.recv(fd, buf, buf.length, MSG_DONTWAIT);
+      return n < 0 ? null : buf.slice(0, n);
+    },
+    close() {
+      if (open) libc.close(fd);
+      open = false;
+    },
+  };
+}
+
+/** CLOCK_MONOTONIC in microseconds: what systemd's MONOTONIC_USEC= wants. */
+export function monotonicMicros(libc: LibcCalls): bigint {
+  const ts = new Uint8Array(16);
+  if (libc.clockGettime(CLOCK_MONOTONIC, ts) !== 0) throw new Error("clock_gettime(CLOCK_MONOTONIC) failed");
+  const view = new DataView(ts.buffer);
+  return view.getBigInt64(0, true) * 1_000_000n + view.getBigInt64(8, true) / 1000n;
+}

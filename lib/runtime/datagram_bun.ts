@@ -1,0 +1,50 @@
+/** The Bun side of unix datagram sockets (sd_notify): libc through bun:ffi. */
+import process from "node:process";
+import { LIBC_NAMES, LIBC_SYMBOLS, type LibcCalls } from "./_libc.ts";
+
+type _Fn = (...args: unknown[]) => unknown;
+interface _BunFfi {
+  dlopen(name: string, symbols: Record<string, { args: readonly string[]; returns: string }>): {
+    symbols: Record<string, _Fn>;
+  };
+  read: { i32(ptr: number, offset?: number): number };
+}
+
+/**
+ * Binds libc.
+ * @throws {Error} when no libc is found.
+ */
+export function openLibc(): LibcCalls {
+  // getBuiltinModule, not an import: Deno must not try to resolve "bun:ffi".
+  const ffi = (process as unknown as { getBuiltinModule(id: string): unknown }).getBuiltinModule("bun:ffi") as _BunFfi;
+  const symbols: Record<string, { args: readonly string[]; returns: string }> = {
+    __errno_location: { args: [], returns: "ptr" },
+  };
+  for (const [name, def] of Object.entries(LIBC_SYMBOLS)) {
+    symbols[name] = { args: def.parameters, returns: def.result };
+  }
+  let lib: { symbols: Record<string, _Fn> } | undefined;
+  let lastError: unknown;
+  for (const name of LIBC_NAMES) {
+    try {
+      lib = ffi.dlopen(name, symbols);
+      break;
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  if (!lib) throw lastError;
+  const s = lib.symbols as Record<keyof typeof LIBC_SYMBOLS | "__errno_location", _Fn>;
+  return {
+    socket: (domain, type, protocol) => Number(s.socket(domain, type, protocol)),
+    bind: (fd, addr, len) => Number(s.bind(fd, addr, len)),
+    sendto: (fd, buf, len, flags, addr, addrLen) => Number(s.sendto(fd, buf, len, flags, addr, addrLen)),
+    recv: (fd, buf, len, flags) => Number(s.recv(fd, buf, len, flags)),
+    close: (fd) => Number(s.close(fd)),
+    clockGettime: (clock, ts) => Number(s.clock_gettime(clock, ts)),
+    errno: () => {
+      const p = Number(s.__errno_location());
+      return p ? ffi.read.i32(p, 0) : 0;
+    },
+  };
+}

@@ -1,0 +1,38 @@
+/** A small steady load for zero-loss tests: N clients, a new connection per request. */
+import { get } from "./http.ts";
+
+export interface LoadResult {
+  requests: number;
+  failed: number;
+  errors: string[];
+  pids: Set<string>;
+}
+
+/** Runs `clients` request loops against `url` until `stop()` is called; bounded by `maxMs`. */
+export function startLoad(url: string, clients = 4, maxMs = 30_000) {
+  const result: LoadResult = { requests: 0, failed: 0, errors: [], pids: new Set() };
+  let running = true;
+  const deadline = Date.now() + maxMs;
+  const loop = async () => {
+    while (running && Date.now() < deadline) {
+      result.requests++;
+      try {
+        const reply = await get(url, { timeoutMs: 10_000 });
+        if (reply.status !== 200) throw new Error(`status ${reply.status}`);
+        result.pids.add(reply.body);
+      } catch (err) {
+        result.failed++;
+        if (result.errors.length < 10) result.errors.push(String((err as Error).message ?? err));
+      }
+    }
+  };
+  const loops = Array.from({ length: clients }, loop);
+  return {
+    result,
+    async stop(): Promise<LoadResult> {
+      running = false;
+      await Promise.all(loops);
+      return result;
+    },
+  };
+}
