@@ -486,7 +486,8 @@ export class Arbiter {
     this.#bootFailures = 0;
     this.#respawnAt = 0;
     for (const w of this.workers.values()) w.outgoing = true;
-    await this.#setNumWorkers(settings.workers);
+    // TTIN/TTOU survive a reload, unless the reloaded settings name a new count.
+    if (settings.workers !== previous.settings.workers) await this.#setNumWorkers(settings.workers);
     this.#log.info("Reloading: starting {n}", { n: _plural(this.#numWorkers, "new worker") });
   }
 

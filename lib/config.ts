@@ -173,7 +173,9 @@ export class SettingsBuilder {
       if (ignore.includes(key)) continue;
       const s = byName.get(key);
       const cliOnly = SETTINGS.find((c) => c.cliOnly && c.name === key);
-      if (cliOnly) throw new UsageError(`"${key}" in ${where}: ${longFlag(cliOnly)} is for the command line only`);
+      if (cliOnly) {
+        throw new UsageError(`"${key}" in ${where}: ${longFlag(cliOnly)} is for the command line only`);
+      }
       if (!s) {
         const close = suggestKey(key, [...byName.keys(), ...ignore]);
         throw new UsageError(
@@ -310,7 +312,11 @@ export function splitShellWords(text: string, where = "$CORRAL_CMD_ARGS"): strin
 /** One value as a config file would write it: addresses as `-b` takes them. */
 function _configValue(value: unknown): string {
   const address = (a: Address) =>
-    a.transport === "unix" ? `unix:${a.path}` : a.hostname.includes(":") ? `[${a.hostname}]:${a.port}` : `${a.hostname}:${a.port}`;
+    a.transport === "unix"
+      ? `unix:${a.path}`
+      : a.hostname.includes(":")
+      ? `[${a.hostname}]:${a.port}`
+      : `${a.hostname}:${a.port}`;
   if (Array.isArray(value) && value.every((v) => typeof v === "object" && v !== null && "transport" in v)) {
     return JSON.stringify(value.map((v) => address(v as Address)));
   }

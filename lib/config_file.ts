@@ -21,8 +21,8 @@ import { extname, isAbsolute, relative, resolve } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import {
-  type AppSpec,
   appFromPositionals,
+  type AppSpec,
   type CommandLine,
   type Environment,
   readCommandLine,
@@ -34,7 +34,11 @@ import { HOOK_NAMES, type Hooks, pickHooks } from "./hooks.ts";
 import type { Settings } from "./settings.ts";
 
 /** The files looked for in the current folder when no `-c/--config` is given, in order. */
-export const DEFAULT_CONFIG_FILES: readonly string[] = ["corral.config.ts", "corral.config.js", "corral.config.json"];
+export const DEFAULT_CONFIG_FILES: readonly string[] = [
+  "corral.config.ts",
+  "corral.config.js",
+  "corral.config.json",
+];
 
 /** The environment variable that holds extra command-line options. */
 export const CMD_ARGS_ENV = "CORRAL_CMD_ARGS";
@@ -282,5 +286,10 @@ export async function loadInvocation(
   builder.applyCommandLine(fromEnv, origin).applyCommandLine(cmd);
   builder.settings.config = file?.path ?? null;
   const settings = builder.finish();
-  return { action: "serve", settings, app: _app(cmd.positionals, settings, options), hooks: file?.hooks ?? {} };
+  return {
+    action: "serve",
+    settings,
+    app: _app(cmd.positionals, settings, options),
+    hooks: file?.hooks ?? {},
+  };
 }

@@ -16,7 +16,9 @@ interface _BunFfi {
  */
 export function openLibc(): LibcCalls {
   // getBuiltinModule, not an import: Deno must not try to resolve "bun:ffi".
-  const ffi = (process as unknown as { getBuiltinModule(id: string): unknown }).getBuiltinModule("bun:ffi") as _BunFfi;
+  const ffi = (process as unknown as { getBuiltinModule(id: string): unknown }).getBuiltinModule(
+    "bun:ffi",
+  ) as _BunFfi;
   const symbols: Record<string, { args: readonly string[]; returns: string }> = {
     __errno_location: { args: [], returns: "ptr" },
   };

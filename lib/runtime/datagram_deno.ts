@@ -26,7 +26,8 @@ export function openLibc(): LibcCalls {
   return {
     socket: (domain, type, protocol) => s.socket(domain, type, protocol),
     bind: (fd, addr, len) => s.bind(fd, addr, len),
-    sendto: (fd, buf, len, flags, addr, addrLen) => Number(s.sendto(fd, buf, BigInt(len), flags, addr, addrLen)),
+    sendto: (fd, buf, len, flags, addr, addrLen) =>
+      Number(s.sendto(fd, buf, BigInt(len), flags, addr, addrLen)),
     recv: (fd, buf, len, flags) => Number(s.recv(fd, buf, BigInt(len), flags)),
     close: (fd) => s.close(fd),
     clockGettime: (clock, ts) => s.clock_gettime(clock, ts),

@@ -46,7 +46,8 @@ export const SHIPPING_SETTINGS: readonly Setting[] = [
     default: false,
     defaultText: "off",
     parse: _flag,
-    description: "Load the settings and the app, then exit: 0 when both are fine, 1 with the reason otherwise.",
+    description:
+      "Load the settings and the app, then exit: 0 when both are fine, 1 with the reason otherwise.",
   }),
   define({
     name: "printConfig",
