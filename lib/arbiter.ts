@@ -6,6 +6,9 @@
  * @module
  */
 import { platform } from "node:os";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { resolveModule } from "./app_loader.ts";
 import process from "node:process";
 import type { AppSpec } from "./config.ts";
 import { CorralError, describeError, ExitCode, UsageError } from "./errors.ts";
@@ -14,7 +17,7 @@ import { type Heartbeat, IpcServer, type WorkerBoot, type WorkerMessage } from "
 import { Listeners } from "./listeners.ts";
 import { logger } from "./log.ts";
 import { Pidfile } from "./pidfile.ts";
-import type { ChildExit, ChildProcess, Runtime, Signal } from "./runtime/mod.ts";
+import type { ChildExit, ChildProcess, Runtime, Signal, WorkerNeeds } from "./runtime/mod.ts";
 import type { Settings } from "./settings.ts";
 import { readTls } from "./tls.ts";
 import { Upgrade } from "./upgrade.ts";
@@ -351,7 +354,7 @@ export class Arbiter {
       ipcPath: (this.#ipc as IpcServer).path,
       age,
     };
-    const child = this.#rt.spawn([...this.#rt.selfCommand(), WORKER_FLAG]);
+    const child = this.#rt.spawn([...this.#rt.selfCommand(this.#workerNeeds()), WORKER_FLAG]);
     const now = Date.now();
     const worker: WorkerRecord = {
       pid: child.pid,
@@ -370,6 +373,22 @@ export class Arbiter {
     child.send(JSON.stringify(boot));
     this.#log.info("Booting worker with pid: {pid}", { pid: child.pid });
     return worker;
+  }
+
+  /** What a worker must be allowed to touch, for runtimes with permissions. */
+  #workerNeeds(): WorkerNeeds {
+    const s = this.#settings;
+    const ipcDir = dirname((this.#ipc as IpcServer).path);
+    const app = resolveModule(this.#app.module, resolve(s.chdir));
+    const read = [ipcDir, resolve(s.chdir), fileURLToPath(new URL("./", import.meta.url))];
+    if (app.startsWith("file:")) read.push(fileURLToPath(app));
+    for (const file of [s.certfile, s.keyfile]) if (file) read.push(resolve(file));
+    const net: string[] = [];
+    for (const { address } of (this.#listeners as Listeners).forWorkers) {
+      if (address.transport === "tcp") net.push(`${address.hostname}:${address.port}`);
+      else read.push(address.path);
+    }
+    return { read, write: [ipcDir, ...s.bind.flatMap((a) => a.transport === "unix" ? [a.path] : [])], net };
   }
 
   /** Forgets a worker that exited and decides what its exit means. */
@@ -404,7 +423,8 @@ export class Arbiter {
    */
   #bootFailed(worker: WorkerRecord, code: ExitCode | null, reason: string): void {
     if (this.#exitCode !== null) return;
-    if (!this.#everReady && code !== null) return this.halt(reason, code);
+    // Nothing has served yet: a worker that cannot boot now never will.
+    if (!this.#everReady) return this.halt(reason, code ?? ExitCode.WORKER_BOOT_ERROR);
     if (this.#reloading && worker.generation === this.#reloading.generation) return this.#reloadFailed(reason);
     this.#bootFailures += 1;
     const backoff = Math.min(100 * 2 ** (this.#bootFailures - 1), MAX_BACKOFF_MS);

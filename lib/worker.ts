@@ -157,7 +157,14 @@ export async function runWorker(rt: Runtime, app?: App, hooks: Hooks = {}): Prom
   const boot = JSON.parse(first.value) as WorkerBoot;
   state.gracefulMs = boot.settings.gracefulTimeout * 1000;
   setupLogging(boot.settings.logLevel);
-  const ipc = await IpcClient.connect(boot.ipcPath);
+  let ipc: IpcClient;
+  try {
+    ipc = await IpcClient.connect(boot.ipcPath);
+  } catch (err) {
+    // No channel to report through: say it on stderr, once.
+    process.stderr.write(`corral: worker ${process.pid} cannot reach the master: ${describeError(err)}\n`);
+    return rt.exit(ExitCode.WORKER_BOOT_ERROR);
+  }
   ipc.unref();
 
   const worker = state.worker = new Worker(rt, boot, ipc, hooks);

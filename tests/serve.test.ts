@@ -1,6 +1,7 @@
 /** The CLI serving real requests on real ports, under the runtime running the tests. */
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { alive, Corral, freePort, RUNTIME, stopAll, waitFor } from "./_helpers/corral.ts";
 import { get } from "./_helpers/http.ts";
 
@@ -81,6 +82,25 @@ describe(`serving (${RUNTIME})`, () => {
     const reply = await get(`http://127.0.0.1:${port}/`);
     assert.match(reply.body, /^programmatic \d+$/);
     assert.ok(c.workerPids().includes(Number(reply.body.split(" ")[1])));
+    c.kill("SIGTERM");
+    assert.equal((await c.exit()).code, 0);
+  });
+
+  test("Deno: workers get the master's narrowed permissions, never a silent -A", {
+    ...T,
+    skip: RUNTIME !== "deno" && "Deno permissions only exist on Deno",
+  }, async () => {
+    const port = await freePort();
+    const flags = ["--allow-net", "--allow-read", "--allow-env", "--allow-run", "--allow-write=/tmp", "--allow-sys=cpus"];
+    const c = new Corral(["-w", "2", "-b", `127.0.0.1:${port}`, "tests/apps/pid.ts"], { denoFlags: flags });
+    await c.ready();
+    assert.equal((await get(`http://127.0.0.1:${port}/`)).status, 200);
+    for (const pid of c.workerPids()) {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      assert.ok(!argv.includes("-A") && !argv.includes("--allow-all"), argv.join(" "));
+      assert.ok(argv.includes("--allow-net") && argv.includes("--unstable-net"), argv.join(" "));
+      assert.ok(argv.some((a) => a.startsWith("--allow-write=") && a.includes("/corral-")), argv.join(" "));
+    }
     c.kill("SIGTERM");
     assert.equal((await c.exit()).code, 0);
   });

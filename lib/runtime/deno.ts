@@ -1,17 +1,47 @@
 /** The Deno side of the runtime seam. */
 import { lines } from "./_lines.ts";
 import { bindError } from "./_bind_error.ts";
-import type { ChildExit, ChildProcess, Runtime, ServeSpec, Signal, SpawnOptions } from "./types.ts";
+import type { ChildExit, ChildProcess, Runtime, ServeSpec, Signal, SpawnOptions, WorkerNeeds } from "./types.ts";
 
 const _PERMISSIONS = ["read", "write", "net", "env", "run", "sys", "ffi", "import"] as const;
 
+/** Extra flags for workers, for what corral cannot see: `CORRAL_DENO_FLAGS="--allow-read=./data"`. */
+function _extraFlags(): string[] {
+  const state = Deno.permissions.querySync({ name: "env", variable: "CORRAL_DENO_FLAGS" }).state;
+  const value = state === "granted" ? Deno.env.get("CORRAL_DENO_FLAGS") : undefined;
+  return value ? value.split(/\s+/).filter(Boolean) : [];
+}
+
 /**
- * The flags this `deno` process was started with, so workers run exactly
- * the same entry with the same permissions, config and lock file. Reading
- * /proc/self/cmdline is exact; without read access to it (or off Linux),
- * only permissions granted in full can be passed on.
+ * Permission flags rebuilt through the permission API: kinds granted in
+ * full pass on as they are; of a kind granted in part, the worker gets the
+ * descriptors corral itself needs (`needs`), since the API cannot list
+ * what the master holds.
  */
-function _selfCommand(): string[] {
+function _permissionFlags(needs: WorkerNeeds): string[] {
+  const flags: string[] = [];
+  for (const name of _PERMISSIONS) {
+    if (Deno.permissions.querySync({ name }).state === "granted") {
+      flags.push(`--allow-${name}`);
+      continue;
+    }
+    const wanted = name === "read" || name === "write" || name === "net" ? needs[name] : [];
+    const held = wanted.filter((d) => {
+      const descriptor = name === "net" ? { name, host: d } : { name, path: d };
+      return Deno.permissions.querySync(descriptor as Deno.PermissionDescriptor).state === "granted";
+    });
+    if (held.length) flags.push(`--allow-${name}=${held.join(",")}`);
+  }
+  return flags;
+}
+
+/**
+ * The command that runs this same program as a worker, with the same
+ * permissions, config and lock file. Reading /proc/self/cmdline is exact,
+ * but Deno allows it only under -A; otherwise the flags are rebuilt from
+ * the permission API (see {@link _permissionFlags}).
+ */
+function _selfCommand(needs: WorkerNeeds = { read: [], write: [], net: [] }): string[] {
   if (Deno.build.standalone) return [Deno.execPath()];
   const cmdline = "/proc/self/cmdline";
   if (Deno.permissions.querySync({ name: "read", path: cmdline }).state === "granted") {
@@ -27,10 +57,7 @@ function _selfCommand(): string[] {
       }
     } catch { /* fall through to what the permission API can tell */ }
   }
-  const flags = _PERMISSIONS
-    .filter((name) => Deno.permissions.querySync({ name }).state === "granted")
-    .map((name) => `--allow-${name}`);
-  return [Deno.execPath(), "run", ...flags, "--unstable-net", Deno.mainModule];
+  return [Deno.execPath(), "run", ..._permissionFlags(needs), ..._extraFlags(), "--unstable-net", Deno.mainModule];
 }
 
 function _spawn(argv: string[], options: SpawnOptions = {}): ChildProcess {

@@ -63,6 +63,14 @@ export interface ChildProcess {
   kill(signal: Signal): void;
 }
 
+/** Paths and hosts a worker must reach, for runtimes with permissions. */
+export interface WorkerNeeds {
+  readonly read: readonly string[];
+  readonly write: readonly string[];
+  /** `host:port` entries. */
+  readonly net: readonly string[];
+}
+
 /** Options of {@link Runtime.spawn}. */
 export interface SpawnOptions {
   readonly cwd?: string;
@@ -76,8 +84,12 @@ export interface Runtime {
   readonly version: string;
   /** Command-line arguments after the program. */
   readonly args: readonly string[];
-  /** The command that starts this same program again, without arguments. */
-  selfCommand(): string[];
+  /**
+   * The command that starts this same program again, without arguments.
+   * `needs` lists what a worker must be allowed, where a runtime has
+   * permissions to pass on (Deno).
+   */
+  selfCommand(needs?: WorkerNeeds): string[];
   /**
    * Starts a child process. Its stdin is a pipe (`send`) unless `stdin` is
    * "null"; `env` adds to this process's environment.

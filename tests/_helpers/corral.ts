@@ -12,8 +12,8 @@ export const IS_BUN = "Bun" in globalThis;
 export const RUNTIME = IS_BUN ? "bun" : "deno";
 
 /** The command that runs cli.ts (or another script) with the current runtime. */
-export function cliCommand(script = "cli.ts"): string[] {
-  return IS_BUN ? [process.execPath, script] : [process.execPath, "run", "-A", script];
+export function cliCommand(script = "cli.ts", denoFlags = ["-A"]): string[] {
+  return IS_BUN ? [process.execPath, script] : [process.execPath, "run", ...denoFlags, script];
 }
 
 /** A port that was free a moment ago. */
@@ -65,8 +65,11 @@ export class Corral {
   readonly exited: Promise<{ code: number | null; signal: string | null }>;
   exitCode: number | null = null;
 
-  constructor(args: string[], options: { cwd?: string; env?: Record<string, string>; script?: string } = {}) {
-    const [cmd, ...rest] = cliCommand(options.script);
+  constructor(
+    args: string[],
+    options: { cwd?: string; env?: Record<string, string>; script?: string; denoFlags?: string[] } = {},
+  ) {
+    const [cmd, ...rest] = cliCommand(options.script, options.denoFlags);
     this.proc = spawn(cmd as string, [...rest, ...args], {
       cwd: options.cwd ?? ROOT,
       env: { ...process.env, ...options.env },
