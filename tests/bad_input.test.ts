@@ -1,14 +1,24 @@
 /** Bad input gets one clear error naming the thing at fault, and the right exit code. */
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import process from "node:process";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, runCorral, RUNTIME, stopAll } from "./_helpers/corral.ts";
+import { cliCommand, freePort, ROOT, runCorral, RUNTIME, stopAll } from "./_helpers/corral.ts";
 
 after(stopAll);
 const T = { timeout: 30_000 };
+
+/** A command prefix that runs as an unprivileged user, or null. */
+function _unprivileged(): string[] | null {
+  if (Number(readFileSync("/proc/sys/net/ipv4/ip_unprivileged_port_start", "utf8")) <= 80) return null;
+  if (process.getuid?.() !== 0) return [];
+  const setpriv = spawnSync("setpriv", ["--version"]);
+  return setpriv.status === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : null;
+}
 
 function count(text: string, needle: string): number {
   return text.split(needle).length - 1;
@@ -61,6 +71,23 @@ describe(`bind and TLS errors name the address or file (${RUNTIME})`, () => {
     } finally {
       server.close();
     }
+  });
+
+  test("a port that needs privileges: exit 3 naming the address", {
+    ...T,
+    skip: !_unprivileged() && "needs a non-root user: run as one, or as root with setpriv (util-linux)",
+  }, async () => {
+    const [cmd, ...rest] = _unprivileged() as string[];
+    const t0 = Date.now();
+    const out = spawnSync(cmd as string, [...rest, ...cliCommand(), "-b", "127.0.0.1:80", "tests/apps/pid.ts"], {
+      cwd: ROOT,
+      env: { ...process.env, HOME: tmpdir(), DENO_DIR: join(tmpdir(), "corral-nobody-deno") },
+      encoding: "utf8",
+      timeout: 10_000,
+    });
+    assert.equal(out.status, 3, out.stderr);
+    assert.match(out.stderr, /Cannot bind "http:\/\/127.0.0.1:80": permission denied/);
+    assert.ok(Date.now() - t0 < 5000);
   });
 
   test("an address not on this machine", T, async () => {
