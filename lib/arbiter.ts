@@ -14,7 +14,7 @@ import type { AppSpec } from "./config.ts";
 import { CorralError, describeError, ExitCode, UsageError } from "./errors.ts";
 import { callHook, type Hooks } from "./hooks.ts";
 import { type Heartbeat, IpcServer, type WorkerBoot, type WorkerMessage } from "./ipc.ts";
-import { Listeners } from "./listeners.ts";
+import { Listeners, tcpMigrateReq } from "./listeners.ts";
 import { logger } from "./log.ts";
 import { Pidfile } from "./pidfile.ts";
 import type { ChildExit, ChildProcess, Runtime, Signal, WorkerNeeds } from "./runtime/mod.ts";
@@ -171,6 +171,12 @@ export class Arbiter {
       this.#log.info("Listening at: {where} ({pid})", { where, pid: process.pid });
     }
     this.#log.info("Using {n}", { n: _plural(this.#numWorkers, "worker") });
+    if ((s.maxRequests > 0 || s.maxWorkerMemory > 0) && tcpMigrateReq() === 0) {
+      this.#log.warning(
+        "Workers will be recycled but net.ipv4.tcp_migrate_req is 0: connections queued on a closing " +
+          "worker are reset. Set it to 1 (sysctl -w net.ipv4.tcp_migrate_req=1); see docs/RELIABILITY.md",
+      );
+    }
     if (s.timeout > 0) {
       const every = Math.min(1000, Math.max(100, s.timeout * 250));
       this.#murderTimer = setInterval(() => this.#push({ kind: "wakeup" }), every);
