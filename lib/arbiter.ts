@@ -5,23 +5,31 @@
  * reacts, then reconciles the pool toward its target.
  * @module
  */
+import { rmSync } from "node:fs";
+import type { Server } from "node:net";
 import { platform } from "node:os";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { resolveModule } from "./app_loader.ts";
 import process from "node:process";
 import type { AppSpec } from "./config.ts";
 import { CorralError, describeError, ExitCode, UsageError } from "./errors.ts";
 import { callHook, type Hooks } from "./hooks.ts";
 import { type Heartbeat, IpcServer, type WorkerBoot, type WorkerMessage } from "./ipc.ts";
 import { Listeners, tcpMigrateReq } from "./listeners.ts";
+import { Metrics, type Status, type WorkerView } from "./metrics.ts";
+import {
+  type ControlReply,
+  type ControlRequest,
+  openControlSocket,
+  type OperationsSource,
+  serveMetrics,
+} from "./operations.ts";
 import { logger } from "./log.ts";
 import { Pidfile } from "./pidfile.ts";
-import type { ChildExit, ChildProcess, Runtime, Signal, WorkerNeeds } from "./runtime/mod.ts";
+import type { ChildExit, ChildProcess, RunningServer, Runtime, Signal } from "./runtime/mod.ts";
 import type { Settings } from "./settings.ts";
 import { readTls } from "./tls.ts";
 import { Upgrade } from "./upgrade.ts";
 import { VERSION } from "./version.ts";
+import { workerNeeds } from "./worker_needs.ts";
 
 /** The argument that makes corral's entry run as a worker. */
 export const WORKER_FLAG = "--corral-worker";
@@ -49,6 +57,7 @@ type Event =
   | { readonly kind: "signal"; readonly signal: Signal }
   | { readonly kind: "exit"; readonly pid: number; readonly status: ChildExit }
   | { readonly kind: "message"; readonly message: WorkerMessage }
+  | { readonly kind: "scale"; readonly workers: number }
   | { readonly kind: "wakeup" };
 
 /** Master signals, as Gunicorn's arbiter handles them. */
@@ -86,8 +95,9 @@ function _plural(n: number, word: string): string {
 }
 
 /** The master: spawns, supervises, reloads and stops the workers. */
-export class Arbiter {
-  readonly workers = new Map<number, WorkerRecord>();
+export class Arbiter implements OperationsSource {
+  readonly #records = new Map<number, WorkerRecord>();
+  readonly metrics = new Metrics();
   readonly #rt: Runtime;
   readonly #log = logger("arbiter");
   readonly #app: AppSpec;
@@ -105,6 +115,9 @@ export class Arbiter {
   #pidfile: Pidfile | undefined;
   #upgrade: Upgrade | undefined;
   #murderTimer: ReturnType<typeof setInterval> | undefined;
+  #sampleTimer: ReturnType<typeof setInterval> | undefined;
+  #metricsServer: RunningServer | undefined;
+  #controlServer: Server | undefined;
   #lastAge = 0;
   #bootFailures = 0;
   #respawnAt = 0;
@@ -181,6 +194,55 @@ export class Arbiter {
       const every = Math.min(1000, Math.max(100, s.timeout * 250));
       this.#murderTimer = setInterval(() => this.#push({ kind: "wakeup" }), every);
     }
+    await this.#startOperations();
+  }
+
+  /** The metrics server and the control socket, when asked for. */
+  async #startOperations(): Promise<void> {
+    const s = this.#settings;
+    if (s.metricsBind) this.#metricsServer = serveMetrics(this.#rt, s.metricsBind, this);
+    if (s.controlSocket) this.#controlServer = await openControlSocket(s.controlSocket, this);
+    if (s.metricsBind || s.controlSocket) {
+      this.#sampleTimer = setInterval(() => this.metrics.sample(this.workers()), 1000);
+    }
+  }
+
+  /** The workers, as the operations servers see them. */
+  workers(): WorkerView[] {
+    return [...this.#records.values()];
+  }
+
+  /** The number of workers the master aims for. */
+  target(): number {
+    return this.#numWorkers;
+  }
+
+  /** The status page's data. */
+  status(): Status {
+    return this.metrics.status(this.workers(), {
+      version: VERSION,
+      runtime: `${this.#rt.name} ${this.#rt.version}`,
+      pid: process.pid,
+      target: this.#numWorkers,
+    });
+  }
+
+  /** A control-socket command: carried out by the master's loop, like a signal. */
+  control(request: ControlRequest): ControlReply {
+    if (this.#exitCode !== null) return { ok: false, error: "The master is stopping" };
+    switch (request.command) {
+      case "status":
+        return { ok: true, message: "status", status: this.status() };
+      case "reload":
+        this.#push({ kind: "signal", signal: "SIGHUP" });
+        return { ok: true, message: "Reloading: new workers start, old ones drain as each new one serves" };
+      case "stop":
+        this.#push({ kind: "signal", signal: "SIGTERM" });
+        return { ok: true, message: "Stopping gracefully" };
+      case "scale":
+        this.#push({ kind: "scale", workers: request.workers });
+        return { ok: true, message: `Scaling to ${request.workers} workers (from ${this.#numWorkers})` };
+    }
   }
 
   #push(event: Event): void {
@@ -208,6 +270,9 @@ export class Arbiter {
         break;
       case "message":
         await this.#handleMessage(event.message);
+        break;
+      case "scale":
+        await this.#setNumWorkers(event.workers);
         break;
       case "wakeup":
         break;
@@ -251,7 +316,7 @@ export class Arbiter {
   }
 
   async #handleMessage(message: WorkerMessage): Promise<void> {
-    const worker = this.workers.get(message.pid);
+    const worker = this.#records.get(message.pid);
     if (!worker) return;
     switch (message.type) {
       case "ready":
@@ -265,11 +330,13 @@ export class Arbiter {
             n: message.requests,
           });
           worker.outgoing = true;
+          this.metrics.restarted("max_requests");
         }
         return;
       case "heartbeat":
         worker.lastSeen = Date.now();
         worker.heartbeat = message;
+        this.metrics.observe(message);
         this.#checkMemory(worker, message.rss);
         return;
     }
@@ -303,11 +370,12 @@ export class Arbiter {
       limit: limitMb,
     });
     worker.outgoing = true;
+    this.metrics.restarted("memory");
   }
 
   /** The workers that count toward the target: not outgoing, not stopping. */
   #pool(): WorkerRecord[] {
-    return [...this.workers.values()].filter((w) => !w.outgoing && !w.retiring);
+    return [...this.#records.values()].filter((w) => !w.outgoing && !w.retiring);
   }
 
   /**
@@ -333,7 +401,7 @@ export class Arbiter {
     }
     // An outgoing worker keeps serving until a replacement does: rolling.
     const serving = this.#pool().filter((w) => w.ready).length;
-    const outgoing = [...this.workers.values()].filter((w) => w.outgoing && !w.retiring).sort((a, b) => a.age - b.age);
+    const outgoing = [...this.#records.values()].filter((w) => w.outgoing && !w.retiring).sort((a, b) => a.age - b.age);
     const keep = Math.max(0, this.#numWorkers - serving);
     for (const w of outgoing.slice(0, Math.max(0, outgoing.length - keep))) this.killWorker(w.pid, "SIGTERM");
   }
@@ -360,7 +428,8 @@ export class Arbiter {
       ipcPath: (this.#ipc as IpcServer).path,
       age,
     };
-    const child = this.#rt.spawn([...this.#rt.selfCommand(this.#workerNeeds()), WORKER_FLAG]);
+    const needs = workerNeeds(this.#settings, this.#app, boot.listen, boot.ipcPath);
+    const child = this.#rt.spawn([...this.#rt.selfCommand(needs), WORKER_FLAG]);
     const now = Date.now();
     const worker: WorkerRecord = {
       pid: child.pid,
@@ -374,40 +443,26 @@ export class Arbiter {
       lastSeen: now,
       heartbeat: null,
     };
-    this.workers.set(child.pid, worker);
+    this.#records.set(child.pid, worker);
     child.exited.then((status) => this.#push({ kind: "exit", pid: child.pid, status }));
     child.send(JSON.stringify(boot));
     this.#log.info("Booting worker with pid: {pid}", { pid: child.pid });
     return worker;
   }
 
-  /** What a worker must be allowed to touch, for runtimes with permissions. */
-  #workerNeeds(): WorkerNeeds {
-    const s = this.#settings;
-    const ipcDir = dirname((this.#ipc as IpcServer).path);
-    const app = resolveModule(this.#app.module, resolve(s.chdir));
-    const read = [ipcDir, resolve(s.chdir), fileURLToPath(new URL("./", import.meta.url))];
-    if (app.startsWith("file:")) read.push(fileURLToPath(app));
-    for (const file of [s.certfile, s.keyfile]) if (file) read.push(resolve(file));
-    const net: string[] = [];
-    for (const { address } of (this.#listeners as Listeners).forWorkers) {
-      if (address.transport === "tcp") net.push(`${address.hostname}:${address.port}`);
-      else read.push(address.path);
-    }
-    return { read, write: [ipcDir, ...s.bind.flatMap((a) => a.transport === "unix" ? [a.path] : [])], net };
-  }
-
   /** Forgets a worker that exited and decides what its exit means. */
   async reapWorker(pid: number, status: ChildExit): Promise<void> {
-    const worker = this.workers.get(pid);
+    const worker = this.#records.get(pid);
     if (this.#upgrade?.pid === pid) return this.#upgrade.exited(status);
     if (!worker) return;
-    this.workers.delete(pid);
+    this.#records.delete(pid);
+    this.metrics.exited(pid, worker.heartbeat);
     await callHook(this.#hooks, "childExit", { pid, age: worker.age, code: status.code, signal: status.signal });
     if (worker.retiring) return;
     const how = status.signal ? `was sent ${status.signal}` : `exited with code ${status.code}`;
     if (worker.ready && Date.now() - worker.spawnedAt >= STABLE_MS) {
       this.#log.error("Worker (pid:{pid}) {how}", { pid, how });
+      if (worker.lastSeen !== Infinity) this.metrics.restarted("crash");
       return;
     }
     if (!worker.ready) {
@@ -433,6 +488,7 @@ export class Arbiter {
     if (!this.#everReady) return this.halt(reason, code ?? ExitCode.WORKER_BOOT_ERROR);
     if (this.#reloading && worker.generation === this.#reloading.generation) return this.#reloadFailed(reason);
     this.#bootFailures += 1;
+    this.metrics.restarted("boot_failure");
     const backoff = Math.min(100 * 2 ** (this.#bootFailures - 1), MAX_BACKOFF_MS);
     this.#respawnAt = Date.now() + backoff;
     // 1, 2, 4, 8...: a burst of failures is a handful of lines, not thousands.
@@ -443,7 +499,7 @@ export class Arbiter {
   }
 
   #killUnready(generation: number): void {
-    for (const w of this.workers.values()) {
+    for (const w of this.#records.values()) {
       if (w.generation === generation && !w.ready) this.killWorker(w.pid, "SIGKILL", true);
     }
   }
@@ -453,7 +509,7 @@ export class Arbiter {
     const timeoutMs = this.#settings.timeout * 1000;
     if (timeoutMs <= 0) return;
     const now = Date.now();
-    for (const w of this.workers.values()) {
+    for (const w of this.#records.values()) {
       if (!w.ready || w.child === undefined) continue;
       const silent = now - w.lastSeen;
       const lag = w.heartbeat ? w.heartbeat.loopLagMs + silent : silent;
@@ -466,13 +522,14 @@ export class Arbiter {
         requests: inFlight.length ? inFlight.join(", ") + more : "no request",
       });
       this.killWorker(w.pid, "SIGKILL");
+      this.metrics.restarted("timeout");
       w.lastSeen = Infinity; // killed once; its exit is reaped as a crash and replaced.
     }
   }
 
   /** Sends a signal to one worker; TERM, INT and QUIT mark it as retiring. */
   killWorker(pid: number, signal: Signal, retiring = signal !== "SIGKILL" && signal !== "SIGUSR1"): void {
-    const worker = this.workers.get(pid);
+    const worker = this.#records.get(pid);
     if (!worker) return;
     if (retiring) worker.retiring = true;
     worker.child.kill(signal);
@@ -480,7 +537,7 @@ export class Arbiter {
 
   /** Sends a signal to every worker. */
   killWorkers(signal: Signal): void {
-    for (const pid of [...this.workers.keys()]) this.killWorker(pid, signal);
+    for (const pid of [...this.#records.keys()]) this.killWorker(pid, signal);
   }
 
   /**
@@ -511,7 +568,11 @@ export class Arbiter {
     this.#reloading = { ...previous, generation: this.#generation };
     this.#bootFailures = 0;
     this.#respawnAt = 0;
-    for (const w of this.workers.values()) w.outgoing = true;
+    for (const w of this.#records.values()) {
+      if (w.outgoing || w.retiring) continue;
+      w.outgoing = true;
+      this.metrics.restarted("reload");
+    }
     // TTIN/TTOU survive a reload, unless the reloaded settings name a new count.
     if (settings.workers !== previous.settings.workers) await this.#setNumWorkers(settings.workers);
     this.#log.info("Reloading: starting {n}", { n: _plural(this.#numWorkers, "new worker") });
@@ -523,7 +584,7 @@ export class Arbiter {
     this.#reloading = null;
     this.#log.error("Reload failed: {reason}; the old workers keep serving", { reason });
     this.#killUnready(previous.generation);
-    for (const w of this.workers.values()) {
+    for (const w of this.#records.values()) {
       if (w.generation < previous.generation) w.outgoing = false;
       else if (!w.retiring) this.killWorker(w.pid, "SIGTERM");
     }
@@ -554,7 +615,7 @@ export class Arbiter {
     for (const relay of this.#listeners?.relays ?? []) relay.close();
     this.killWorkers(graceful ? "SIGTERM" : "SIGQUIT");
     const limit = graceful ? this.#settings.gracefulTimeout * 1000 : 2000;
-    const all = Promise.all([...this.workers.values()].map((w) => w.child.exited));
+    const all = Promise.all([...this.#records.values()].map((w) => w.child.exited));
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = await Promise.race([
       all.then(() => false),
@@ -562,7 +623,7 @@ export class Arbiter {
     ]);
     clearTimeout(timer);
     if (timedOut) {
-      this.#log.warning("Killing {n} still running after {s} s", { n: _plural(this.workers.size, "worker"), s: limit / 1000 });
+      this.#log.warning("Killing {n} still running after {s} s", { n: _plural(this.#records.size, "worker"), s: limit / 1000 });
       this.killWorkers("SIGKILL");
       await all;
     }
@@ -582,6 +643,12 @@ export class Arbiter {
 
   #cleanup(): void {
     clearInterval(this.#murderTimer);
+    clearInterval(this.#sampleTimer);
+    void this.#metricsServer?.shutdown();
+    if (this.#controlServer) {
+      this.#controlServer.close();
+      rmSync(this.#settings.controlSocket as string, { force: true });
+    }
     // Handed over to a new master (USR2): its sockets now stand at our paths.
     this.#listeners?.close(!this.#upgrade?.handedOver);
     this.#ipc?.close();

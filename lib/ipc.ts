@@ -12,7 +12,7 @@ import { join } from "node:path";
 import type { Address } from "./address.ts";
 import type { AppSpec } from "./config.ts";
 import type { Settings } from "./settings.ts";
-import type { InFlight } from "./watchdog.ts";
+import type { Counters, InFlight } from "./watchdog.ts";
 
 /** Everything a worker needs to boot, sent as the first line of its stdin. */
 export interface WorkerBoot {
@@ -32,13 +32,11 @@ export interface WorkerBoot {
 }
 
 /** A worker's periodic report, sent by its heartbeat thread. */
-export interface Heartbeat {
+export interface Heartbeat extends Counters {
   readonly type: "heartbeat";
   readonly pid: number;
   /** Milliseconds since the worker's main loop last ran. */
   readonly loopLagMs: number;
-  /** Requests started since the worker booted. */
-  readonly requests: number;
   /** The oldest requests in flight. */
   readonly inFlight: readonly InFlight[];
   /** Requests in flight beyond those listed. */

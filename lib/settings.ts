@@ -4,9 +4,10 @@
  * settings objects of serve() and `--help` are all generated from it.
  * @module
  */
-import type { Address } from "./address.ts";
+import type { Address, TcpAddress } from "./address.ts";
 import { CORE_SETTINGS } from "./settings/core.ts";
 import { LOGGING_SETTINGS } from "./settings/logging.ts";
+import { OPERATIONS_SETTINGS } from "./settings/operations.ts";
 import { SHIPPING_SETTINGS } from "./settings/shipping.ts";
 import { SUPERVISION_SETTINGS } from "./settings/supervision.ts";
 
@@ -49,6 +50,10 @@ export interface Settings {
   checkConfig: boolean;
   /** Print the resolved settings, then exit. */
   printConfig: boolean;
+  /** Where the master serves /metrics and the status page, or null. */
+  metricsBind: TcpAddress | null;
+  /** The master's control socket, or null. */
+  controlSocket: string | null;
 }
 
 /** What a validator may consult besides the raw value. */
@@ -89,6 +94,7 @@ export const SETTINGS: readonly Setting[] = [
   ...SUPERVISION_SETTINGS,
   ...LOGGING_SETTINGS,
   ...SHIPPING_SETTINGS,
+  ...OPERATIONS_SETTINGS,
 ];
 
 /** Long flag of a setting, e.g. `--workers`. */

@@ -1,12 +1,14 @@
 /**
- * The worker's side of hang detection. The main thread records each
- * request in flight in a SharedArrayBuffer and stamps a tick there every
- * {@link TICK_MS}; a heartbeat thread reads it and reports to the master.
- * The thread keeps reporting while the main loop is stuck, so the master
- * learns how long the loop has been stuck and which requests were in it:
- * the request that blocked it is named even if it arrived a moment ago.
+ * The worker's side of hang detection and metrics. The main thread records
+ * each request in flight, and counts each response, in a SharedArrayBuffer,
+ * and stamps a tick there every {@link TICK_MS}; a heartbeat thread reads it
+ * and reports to the master. The thread keeps reporting while the main loop
+ * is stuck, so the master learns how long the loop has been stuck and which
+ * requests were in it: the request that blocked it is named even if it
+ * arrived a moment ago. One message a heartbeat, never one a request.
  * @module
  */
+import process from "node:process";
 
 /** How often the main thread stamps its tick. */
 export const TICK_MS = 250;
@@ -14,12 +16,23 @@ export const TICK_MS = 250;
 export const SLOTS = 32;
 /** Bytes of "METHOD URL" kept per request. */
 export const TEXT_BYTES = 240;
+/** Upper bounds (seconds) of the latency histogram's buckets; +Inf is implied. */
+export const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 
-// Layout: Float64 header [tick, requests, inFlightOverflow], then per slot a
-// Float64 start time (0 = free), an Int32 text length and TEXT_BYTES of text.
-const _HEADER = 3;
-const _TIMES = _HEADER;
-const _LENGTHS_BYTE = (_HEADER + SLOTS) * 8;
+// Float64 header: tick, requests, overflow, responses by status class
+// (1xx..5xx), duration sum, bytes out, heap used, then the histogram
+// (one count per bucket and one for +Inf), then per slot a start time
+// (0 = free); then Int32 text lengths and the text bytes.
+const _TICK = 0;
+const _REQUESTS = 1;
+const _OVERFLOW = 2;
+const _STATUS = 3;
+const _DURATION = 8;
+const _BYTES = 9;
+const _HEAP = 10;
+const _HISTOGRAM = 11;
+const _TIMES = _HISTOGRAM + LATENCY_BUCKETS.length + 1;
+const _LENGTHS_BYTE = (_TIMES + SLOTS) * 8;
 const _TEXT_BYTE = _LENGTHS_BYTE + SLOTS * 4;
 /** Size of the shared buffer. */
 export const BUFFER_BYTES = _TEXT_BYTE + SLOTS * TEXT_BYTES;
@@ -32,11 +45,23 @@ export interface InFlight {
   readonly ageMs: number;
 }
 
+/** A worker's counters since it booted. */
+export interface Counters {
+  readonly requests: number;
+  /** Responses by status class: index 0 is 1xx ... index 4 is 5xx. */
+  readonly statusClasses: readonly number[];
+  /** Count per {@link LATENCY_BUCKETS} bucket (not cumulative), then +Inf. */
+  readonly histogram: readonly number[];
+  readonly durationSeconds: number;
+  /** Response body bytes, where the response declared its length. */
+  readonly bytes: number;
+  readonly heapUsed: number;
+}
+
 /** What the heartbeat thread reads out of the shared buffer. */
-export interface WatchdogReading {
+export interface WatchdogReading extends Counters {
   /** Milliseconds since the main loop last ran its tick. */
   readonly loopLagMs: number;
-  readonly requests: number;
   readonly inFlight: readonly InFlight[];
   /** In flight beyond the recorded slots. */
   readonly overflow: number;
@@ -50,7 +75,7 @@ export class Watchdog {
   readonly #texts: Uint8Array[] = [];
   readonly #free: number[] = [];
   readonly #encoder = new TextEncoder();
-  #overflow = 0;
+  #ticks = 0;
   /** Requests started since boot. */
   requests = 0;
 
@@ -62,11 +87,11 @@ export class Watchdog {
     this.tick();
   }
 
-  /** Stamps the main loop's liveness and the request count. */
+  /** Stamps the main loop's liveness and the request count; the heap once a second. */
   tick(): void {
-    this.#f64[0] = Date.now();
-    this.#f64[1] = this.requests;
-    this.#f64[2] = this.#overflow;
+    this.#f64[_TICK] = Date.now();
+    this.#f64[_REQUESTS] = this.requests;
+    if (this.#ticks++ % 4 === 0) this.#f64[_HEAP] = process.memoryUsage().heapUsed;
   }
 
   /** Records a request; returns its slot (or -1 when all are taken). */
@@ -74,7 +99,7 @@ export class Watchdog {
     this.requests++;
     const slot = this.#free.pop();
     if (slot === undefined) {
-      this.#overflow++;
+      (this.#f64[_OVERFLOW] as number)++;
       return -1;
     }
     const { written } = this.#encoder.encodeInto(`${request.method} ${request.url}`, this.#texts[slot] as Uint8Array);
@@ -83,14 +108,24 @@ export class Watchdog {
     return slot;
   }
 
-  /** Forgets a request recorded by {@link begin}. */
-  end(slot: number): void {
-    if (slot < 0) {
-      this.#overflow--;
-      return;
+  /** Forgets a request recorded by {@link begin} and counts its response. */
+  end(slot: number, startedAt: number, response: Response | null): void {
+    if (slot < 0) (this.#f64[_OVERFLOW] as number)--;
+    else {
+      this.#f64[_TIMES + slot] = 0;
+      this.#free.push(slot);
     }
-    this.#f64[_TIMES + slot] = 0;
-    this.#free.push(slot);
+    const seconds = (performance.now() - startedAt) / 1000;
+    const f = this.#f64;
+    (f[_DURATION] as number) += seconds;
+    let bucket = 0;
+    while (bucket < LATENCY_BUCKETS.length && seconds > (LATENCY_BUCKETS[bucket] as number)) bucket++;
+    (f[_HISTOGRAM + bucket] as number)++;
+    // A thrown handler is answered 500 by the server.
+    const status = response ? response.status : 500;
+    (f[_STATUS + Math.min(4, Math.max(0, Math.floor(status / 100) - 1))] as number)++;
+    const length = response?.headers.get("content-length");
+    if (length) (f[_BYTES] as number) += Number(length) || 0;
   }
 }
 
@@ -110,9 +145,14 @@ export function readWatchdog(buffer: SharedArrayBuffer, now = Date.now()): Watch
   }
   inFlight.sort((a, b) => b.ageMs - a.ageMs);
   return {
-    loopLagMs: Math.max(0, now - (f64[0] ?? now)),
-    requests: f64[1] ?? 0,
+    loopLagMs: Math.max(0, now - (f64[_TICK] ?? now)),
+    requests: f64[_REQUESTS] ?? 0,
     inFlight,
-    overflow: f64[2] ?? 0,
+    overflow: f64[_OVERFLOW] ?? 0,
+    statusClasses: Array.from(f64.subarray(_STATUS, _STATUS + 5)),
+    histogram: Array.from(f64.subarray(_HISTOGRAM, _TIMES)),
+    durationSeconds: f64[_DURATION] ?? 0,
+    bytes: f64[_BYTES] ?? 0,
+    heapUsed: f64[_HEAP] ?? 0,
   };
 }

@@ -75,16 +75,20 @@ export class Worker {
 
   /**
    * Wraps the handler with what the master's supervision needs: requests in
-   * flight for --timeout, the count for --max-requests. Neither on: unchanged.
+   * flight for --timeout, the count for --max-requests, the counters for
+   * metrics. None of them on: the handler is served unchanged.
    */
   #supervise(handler: Handler): Handler {
-    const { timeout, maxRequests, maxRequestsJitter, maxWorkerMemory } = this.#boot.settings;
-    if (timeout <= 0 && maxRequests <= 0 && maxWorkerMemory <= 0) return handler;
+    const { timeout, maxRequests, maxRequestsJitter, maxWorkerMemory, metricsBind, controlSocket } = this.#boot.settings;
+    const watched = timeout > 0 || maxRequests > 0 || maxWorkerMemory > 0 || metricsBind !== null ||
+      controlSocket !== null;
+    if (!watched) return handler;
     const watchdog = this.#watchdog = new Watchdog();
     this.#startHeartbeat(watchdog);
     const limit = maxRequests > 0 ? maxRequests + Math.floor(Math.random() * (maxRequestsJitter + 1)) : Infinity;
     let retired = false;
     return (request, info) => {
+      const startedAt = performance.now();
       const slot = watchdog.begin(request);
       if (watchdog.requests >= limit && !retired) {
         retired = true;
@@ -94,13 +98,13 @@ export class Worker {
       try {
         response = handler(request, info);
       } catch (err) {
-        watchdog.end(slot);
+        watchdog.end(slot, startedAt, null);
         throw err;
       }
       if (response instanceof Promise) {
-        response.then(() => watchdog.end(slot), () => watchdog.end(slot));
+        response.then((r) => watchdog.end(slot, startedAt, r), () => watchdog.end(slot, startedAt, null));
       } else {
-        watchdog.end(slot);
+        watchdog.end(slot, startedAt, response);
       }
       return response;
     };

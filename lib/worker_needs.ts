@@ -1,0 +1,34 @@
+/**
+ * What a worker must be allowed to touch, for runtimes with permissions
+ * (Deno): see lib/runtime/deno.ts `_permissionFlags`.
+ * @module
+ */
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { resolveModule } from "./app_loader.ts";
+import type { AppSpec } from "./config.ts";
+import type { WorkerBoot } from "./ipc.ts";
+import type { WorkerNeeds } from "./runtime/types.ts";
+import type { Settings } from "./settings.ts";
+
+/** The paths and addresses a worker of these settings reads, writes and binds. */
+export function workerNeeds(
+  settings: Settings,
+  app: AppSpec,
+  listen: WorkerBoot["listen"],
+  ipcPath: string,
+): WorkerNeeds {
+  const ipcDir = dirname(ipcPath);
+  const chdir = resolve(settings.chdir);
+  const read = [ipcDir, chdir, fileURLToPath(new URL("./", import.meta.url))];
+  const module = resolveModule(app.module, chdir);
+  if (module.startsWith("file:")) read.push(fileURLToPath(module));
+  for (const file of [settings.certfile, settings.keyfile]) if (file) read.push(resolve(file));
+  const write = [ipcDir];
+  const net: string[] = [];
+  for (const { address } of listen) {
+    if (address.transport === "tcp") net.push(`${address.hostname}:${address.port}`);
+    else read.push(address.path), write.push(address.path);
+  }
+  return { read, write, net };
+}
