@@ -5,26 +5,19 @@
  * reacts, then reconciles the pool toward its target.
  * @module
  */
-import { rmSync } from "node:fs";
-import type { Server } from "node:net";
-import { platform } from "node:os";
 import process from "node:process";
 import type { AppSpec } from "./config.ts";
-import { CorralError, describeError, ExitCode, UsageError } from "./errors.ts";
+import { CorralError, describeError, ExitCode } from "./errors.ts";
 import { callHook, type Hooks } from "./hooks.ts";
-import { type Heartbeat, IpcServer, type WorkerBoot, type WorkerMessage } from "./ipc.ts";
-import { Listeners, tcpMigrateReq } from "./listeners.ts";
+import { IpcServer, type WorkerBoot, type WorkerMessage } from "./ipc.ts";
+import { checkPlatform, Listeners, migrateWarning } from "./listeners.ts";
 import { Metrics, type Status, type WorkerView } from "./metrics.ts";
-import {
-  type ControlReply,
-  type ControlRequest,
-  openControlSocket,
-  type OperationsSource,
-  serveMetrics,
-} from "./operations.ts";
+import { type ControlReply, type ControlRequest, OperationsServers, type OperationsSource } from "./operations.ts";
 import { logger } from "./log.ts";
 import { Pidfile } from "./pidfile.ts";
-import type { ChildExit, ChildProcess, RunningServer, Runtime, Signal } from "./runtime/mod.ts";
+import { hungWorkers, planWorkers, poolOf, settlesWithin, type WorkerRecord } from "./pool.ts";
+import { EventQueue } from "./event_queue.ts";
+import type { ChildExit, Runtime, Signal } from "./runtime/mod.ts";
 import type { Settings } from "./settings.ts";
 import { readTls } from "./tls.ts";
 import { Upgrade } from "./upgrade.ts";
@@ -33,25 +26,6 @@ import { workerNeeds } from "./worker_needs.ts";
 
 /** The argument that makes corral's entry run as a worker. */
 export const WORKER_FLAG = "--corral-worker";
-
-/** The master's view of one worker process. */
-export interface WorkerRecord {
-  readonly pid: number;
-  readonly child: ChildProcess;
-  /** Spawn order, 1-based; Gunicorn's worker age. */
-  readonly age: number;
-  /** Settings generation: a HUP reload starts a new one. */
-  readonly generation: number;
-  readonly spawnedAt: number;
-  ready: boolean;
-  /** To be replaced (reload, --max-requests, memory): stopped once its replacement serves. */
-  outgoing: boolean;
-  /** The master asked it to stop: its exit is not a crash. */
-  retiring: boolean;
-  /** When the master last heard from its heartbeat thread. */
-  lastSeen: number;
-  heartbeat: Heartbeat | null;
-}
 
 type Event =
   | { readonly kind: "signal"; readonly signal: Signal }
@@ -108,16 +82,13 @@ export class Arbiter implements OperationsSource {
   #generation = 1;
   /** The settings a reload in progress falls back to if it fails. */
   #reloading: { readonly generation: number; readonly settings: Settings; readonly workers: number } | null = null;
-  #queue: Event[] = [];
-  #wake: (() => void) | null = null;
+  readonly #queue = new EventQueue<Event>({ kind: "wakeup" });
   #listeners: Listeners | undefined;
   #ipc: IpcServer | undefined;
   #pidfile: Pidfile | undefined;
   #upgrade: Upgrade | undefined;
   #murderTimer: ReturnType<typeof setInterval> | undefined;
-  #sampleTimer: ReturnType<typeof setInterval> | undefined;
-  #metricsServer: RunningServer | undefined;
-  #controlServer: Server | undefined;
+  #operations: OperationsServers | undefined;
   #lastAge = 0;
   #bootFailures = 0;
   #respawnAt = 0;
@@ -152,7 +123,7 @@ export class Arbiter implements OperationsSource {
     }
     this.manageWorkers();
     while (this.#exitCode === null) {
-      const event = await this.#next();
+      const event = await this.#queue.next();
       await this.#dispatch(event);
     }
     await callHook(this.#hooks, "onExit", this.#settings);
@@ -162,12 +133,7 @@ export class Arbiter implements OperationsSource {
   /** Checks the settings and the addresses, opens the channels, logs the start. */
   async start(): Promise<void> {
     const s = this.#settings;
-    if (platform() !== "linux" && s.workers > 1 && s.bind.some((a) => a.transport === "tcp")) {
-      throw new UsageError(
-        `Invalid value for -w/--workers: "${s.workers}": on ${platform()}, SO_REUSEPORT does not ` +
-          "spread connections between processes; run -w 1 per port (see README: Platforms)",
-      );
-    }
+    checkPlatform(s);
     const tls = readTls(s);
     await callHook(this.#hooks, "onStarting", s);
     this.#log.info("Starting corral {version} ({runtime} {runtimeVersion})", {
@@ -184,27 +150,13 @@ export class Arbiter implements OperationsSource {
       this.#log.info("Listening at: {where} ({pid})", { where, pid: process.pid });
     }
     this.#log.info("Using {n}", { n: _plural(this.#numWorkers, "worker") });
-    if ((s.maxRequests > 0 || s.maxWorkerMemory > 0) && tcpMigrateReq() === 0) {
-      this.#log.warning(
-        "Workers will be recycled but net.ipv4.tcp_migrate_req is 0: connections queued on a closing " +
-          "worker are reset. Set it to 1 (sysctl -w net.ipv4.tcp_migrate_req=1); see docs/RELIABILITY.md",
-      );
-    }
+    const warning = migrateWarning(s);
+    if (warning) this.#log.warning("{warning}", { warning });
     if (s.timeout > 0) {
       const every = Math.min(1000, Math.max(100, s.timeout * 250));
       this.#murderTimer = setInterval(() => this.#push({ kind: "wakeup" }), every);
     }
-    await this.#startOperations();
-  }
-
-  /** The metrics server and the control socket, when asked for. */
-  async #startOperations(): Promise<void> {
-    const s = this.#settings;
-    if (s.metricsBind) this.#metricsServer = serveMetrics(this.#rt, s.metricsBind, this);
-    if (s.controlSocket) this.#controlServer = await openControlSocket(s.controlSocket, this);
-    if (s.metricsBind || s.controlSocket) {
-      this.#sampleTimer = setInterval(() => this.metrics.sample(this.workers()), 1000);
-    }
+    this.#operations = await OperationsServers.start(this.#rt, s, this);
   }
 
   /** The workers, as the operations servers see them. */
@@ -247,17 +199,6 @@ export class Arbiter implements OperationsSource {
 
   #push(event: Event): void {
     this.#queue.push(event);
-    const wake = this.#wake;
-    this.#wake = null;
-    wake?.();
-  }
-
-  #next(): Promise<Event> {
-    const ready = this.#queue.shift();
-    if (ready) return Promise.resolve(ready);
-    return new Promise((resolve) => {
-      this.#wake = () => resolve(this.#queue.shift() ?? { kind: "wakeup" });
-    });
   }
 
   async #dispatch(event: Event): Promise<void> {
@@ -346,7 +287,7 @@ export class Arbiter implements OperationsSource {
     worker.ready = true;
     worker.lastSeen = Date.now();
     this.#log.debug("Worker (pid:{pid}) is ready", { pid: worker.pid });
-    const serving = this.#pool().filter((w) => w.ready).length;
+    const serving = poolOf(this.#records.values()).filter((w) => w.ready).length;
     if (serving < this.#numWorkers) return;
     if (this.#reloading && worker.generation === this.#reloading.generation) {
       this.#reloading = null;
@@ -374,36 +315,22 @@ export class Arbiter implements OperationsSource {
   }
 
   /** The workers that count toward the target: not outgoing, not stopping. */
-  #pool(): WorkerRecord[] {
-    return [...this.#records.values()].filter((w) => !w.outgoing && !w.retiring);
-  }
-
   /**
-   * Reconciles the pool with its target: spawns what is missing, retires
-   * what is extra, and stops outgoing workers only as replacements serve.
+   * Reconciles the pool with its target (see {@link planWorkers}): spawns
+   * what is missing, retires what is extra, and stops outgoing workers only
+   * as their replacements serve.
    */
   manageWorkers(): void {
-    const pool = this.#pool();
+    const records = [...this.#records.values()];
+    const pool = poolOf(records);
     // The crash-loop back-off ends once the whole pool has stayed up.
     if (this.#bootFailures > 0 && pool.length > 0 && pool.every((w) => w.ready && Date.now() - w.spawnedAt >= STABLE_MS)) {
       this.#bootFailures = 0;
     }
-    if (pool.length < this.#numWorkers) this.spawnWorkers(this.#numWorkers - pool.length);
-    if (pool.length > this.#numWorkers) {
-      // Extra workers that do not serve yet go at once; serving ones, oldest
-      // first, only as others serve (below), so TTOU never leaves no listener.
-      const extra = pool.sort((a, b) => Number(a.ready) - Number(b.ready) || a.age - b.age)
-        .slice(0, pool.length - this.#numWorkers);
-      for (const w of extra) {
-        if (w.ready) w.outgoing = true;
-        else this.killWorker(w.pid, "SIGTERM");
-      }
-    }
-    // An outgoing worker keeps serving until a replacement does: rolling.
-    const serving = this.#pool().filter((w) => w.ready).length;
-    const outgoing = [...this.#records.values()].filter((w) => w.outgoing && !w.retiring).sort((a, b) => a.age - b.age);
-    const keep = Math.max(0, this.#numWorkers - serving);
-    for (const w of outgoing.slice(0, Math.max(0, outgoing.length - keep))) this.killWorker(w.pid, "SIGTERM");
+    const plan = planWorkers(records, this.#numWorkers);
+    for (const w of plan.replace) w.outgoing = true;
+    for (const w of plan.stop) this.killWorker(w.pid, "SIGTERM");
+    if (plan.spawn > 0) this.spawnWorkers(plan.spawn);
   }
 
   /** Spawns `count` workers, unless a crash-loop back-off is in force. */
@@ -506,24 +433,16 @@ export class Arbiter implements OperationsSource {
 
   /** Kills workers whose event loop has been blocked past --timeout, naming what was in flight. */
   murderWorkers(): void {
-    const timeoutMs = this.#settings.timeout * 1000;
-    if (timeoutMs <= 0) return;
-    const now = Date.now();
-    for (const w of this.#records.values()) {
-      if (!w.ready || w.child === undefined) continue;
-      const silent = now - w.lastSeen;
-      const lag = w.heartbeat ? w.heartbeat.loopLagMs + silent : silent;
-      if (lag <= timeoutMs) continue;
-      const inFlight = (w.heartbeat?.inFlight ?? []).map((r) => `${r.request} (${((r.ageMs + silent) / 1000).toFixed(1)} s)`);
-      const more = w.heartbeat?.overflow ? ` and ${w.heartbeat.overflow} more` : "";
+    if (this.#settings.timeout <= 0) return;
+    for (const { worker, blockedMs, inFlight } of hungWorkers(this.#records.values(), this.#settings.timeout * 1000)) {
       this.#log.fatal("WORKER TIMEOUT (pid:{pid}): its event loop has been blocked for {s} s; in flight: {requests}", {
-        pid: w.pid,
-        s: (lag / 1000).toFixed(1),
-        requests: inFlight.length ? inFlight.join(", ") + more : "no request",
+        pid: worker.pid,
+        s: (blockedMs / 1000).toFixed(1),
+        requests: inFlight,
       });
-      this.killWorker(w.pid, "SIGKILL");
+      this.killWorker(worker.pid, "SIGKILL");
       this.metrics.restarted("timeout");
-      w.lastSeen = Infinity; // killed once; its exit is reaped as a crash and replaced.
+      worker.lastSeen = Infinity; // Killed once; its exit is reaped as a crash and replaced.
     }
   }
 
@@ -615,17 +534,11 @@ export class Arbiter implements OperationsSource {
     for (const relay of this.#listeners?.relays ?? []) relay.close();
     this.killWorkers(graceful ? "SIGTERM" : "SIGQUIT");
     const limit = graceful ? this.#settings.gracefulTimeout * 1000 : 2000;
-    const all = Promise.all([...this.#records.values()].map((w) => w.child.exited));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = await Promise.race([
-      all.then(() => false),
-      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(true), limit)),
-    ]);
-    clearTimeout(timer);
-    if (timedOut) {
+    const exits = [...this.#records.values()].map((w) => w.child.exited);
+    if (!await settlesWithin(exits, limit)) {
       this.#log.warning("Killing {n} still running after {s} s", { n: _plural(this.#records.size, "worker"), s: limit / 1000 });
       this.killWorkers("SIGKILL");
-      await all;
+      await Promise.allSettled(exits);
     }
     this.#cleanup();
     this.#log.info("Shutting down: Master");
@@ -643,12 +556,7 @@ export class Arbiter implements OperationsSource {
 
   #cleanup(): void {
     clearInterval(this.#murderTimer);
-    clearInterval(this.#sampleTimer);
-    void this.#metricsServer?.shutdown();
-    if (this.#controlServer) {
-      this.#controlServer.close();
-      rmSync(this.#settings.controlSocket as string, { force: true });
-    }
+    this.#operations?.close();
     // Handed over to a new master (USR2): its sockets now stand at our paths.
     this.#listeners?.close(!this.#upgrade?.handedOver);
     this.#ipc?.close();

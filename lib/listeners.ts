@@ -8,8 +8,10 @@
 import { existsSync, lstatSync, readFileSync, rmSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { type Address, formatAddress, type TcpAddress, type UnixAddress } from "./address.ts";
-import { BootError } from "./errors.ts";
+import { BootError, UsageError } from "./errors.ts";
+import { platform } from "node:os";
 import type { WorkerBoot } from "./ipc.ts";
+import type { Settings } from "./settings.ts";
 
 const _REASONS: Record<string, string> = {
   EADDRINUSE: "address already in use",
@@ -148,6 +150,29 @@ export function tcpMigrateReq(): number | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * Refuses what cannot work on this OS: off Linux, SO_REUSEPORT does not
+ * spread connections between processes, so several workers on one TCP port
+ * would not share the load (or would fail with "address in use").
+ * @throws {UsageError}
+ */
+export function checkPlatform(settings: Pick<Settings, "workers" | "bind">): void {
+  if (platform() === "linux" || settings.workers <= 1) return;
+  if (!settings.bind.some((a) => a.transport === "tcp")) return;
+  throw new UsageError(
+    `Invalid value for -w/--workers: "${settings.workers}": on ${platform()}, SO_REUSEPORT does not ` +
+      "spread connections between processes; run -w 1 per port (see README: Platforms)",
+  );
+}
+
+/** The start-up warning when workers will be recycled and queued connections would be reset. */
+export function migrateWarning(settings: Pick<Settings, "maxRequests" | "maxWorkerMemory">): string | null {
+  if (settings.maxRequests <= 0 && settings.maxWorkerMemory <= 0) return null;
+  if (tcpMigrateReq() !== 0) return null;
+  return "Workers will be recycled but net.ipv4.tcp_migrate_req is 0: connections queued on a closing " +
+    "worker are reset. Set it to 1 (sysctl -w net.ipv4.tcp_migrate_req=1); see docs/RELIABILITY.md";
 }
 
 /** The master's view of the listeners: probes, relays, and what workers bind. */

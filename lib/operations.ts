@@ -5,7 +5,7 @@
  * `corral ctl` talks to. Both run in the master, off the data path.
  * @module
  */
-import { chmodSync } from "node:fs";
+import { chmodSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { formatAddress, type TcpAddress } from "./address.ts";
 import { BootError, describeError } from "./errors.ts";
@@ -117,4 +117,48 @@ export async function openControlSocket(path: string, source: OperationsSource):
   chmodSync(path, 0o600);
   logger("operations").info("Control socket at: {path}", { path });
   return server;
+}
+
+type _Control = { readonly server: Server; readonly path: string };
+type _Timer = ReturnType<typeof setInterval>;
+
+/** The metrics server and the control socket of one master, when the settings ask for them. */
+export class OperationsServers {
+  readonly #metrics: RunningServer | undefined;
+  readonly #control: _Control | undefined;
+  readonly #sampler: _Timer | undefined;
+
+  private constructor(metrics: RunningServer | undefined, control: _Control | undefined, sampler: _Timer | undefined) {
+    this.#metrics = metrics;
+    this.#control = control;
+    this.#sampler = sampler;
+  }
+
+  /**
+   * Starts what the settings name.
+   * @throws {BootError} naming the address or path that cannot be used.
+   */
+  static async start(
+    rt: Runtime,
+    settings: { readonly metricsBind: TcpAddress | null; readonly controlSocket: string | null },
+    source: OperationsSource,
+  ): Promise<OperationsServers> {
+    const metrics = settings.metricsBind ? serveMetrics(rt, settings.metricsBind, source) : undefined;
+    const control = settings.controlSocket
+      ? { server: await openControlSocket(settings.controlSocket, source), path: settings.controlSocket }
+      : undefined;
+    // The req/s history: one point a second, only when someone can look at it.
+    const sampler = metrics || control ? setInterval(() => source.metrics.sample(source.workers()), 1000) : undefined;
+    return new OperationsServers(metrics, control, sampler);
+  }
+
+  /** Stops both and removes the control socket. */
+  close(): void {
+    clearInterval(this.#sampler);
+    void this.#metrics?.shutdown();
+    if (this.#control) {
+      this.#control.server.close();
+      rmSync(this.#control.path, { force: true });
+    }
+  }
 }
