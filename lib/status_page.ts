@@ -58,7 +58,7 @@ export const STATUS_PAGE = `<!doctype html>
     <div class="card"><div class="label">Uptime</div><div class="value" id="c-uptime">–</div></div>
   </div>
   <section>
-    <h2>Requests per second, last two minutes</h2>
+    <h2>Requests per second, last two minutes <span class="muted" id="peak"></span></h2>
     <svg id="chart" viewBox="0 0 600 180" preserveAspectRatio="none" role="img" aria-label="requests per second"></svg>
   </section>
   <section>
@@ -87,12 +87,12 @@ function drawChart(history) {
   const points = history.slice(-120);
   const max = Math.max(1, ...points.map((p) => p.rps));
   const x = (i) => points.length < 2 ? w : (i / (points.length - 1)) * w;
-  const y = (v) => h - pad - (v / max) * (h - 2 * pad - 14);
+  const y = (v) => h - pad - (v / max) * (h - 2 * pad);
   let line = "", area = "";
   points.forEach((p, i) => { line += (i ? " L" : "M") + x(i).toFixed(1) + " " + y(p.rps).toFixed(1); });
   if (points.length) area = line + " L" + w + " " + h + " L0 " + h + " Z";
-  svg.innerHTML = '<text x="4" y="12" fill="#94a3b8" font-size="11">' + fmtInt(max) + ' req/s</text>' +
-    '<line x1="0" y1="' + (h - pad) + '" x2="' + w + '" y2="' + (h - pad) + '" stroke="#1e2b4a"/>' +
+  $("peak").textContent = "· peak " + fmtInt(max);
+  svg.innerHTML = '<line x1="0" y1="' + (h - pad) + '" x2="' + w + '" y2="' + (h - pad) + '" stroke="#1e2b4a"/>' +
     '<path d="' + area + '" fill="rgba(96,165,250,.15)"/>' +
     '<path d="' + line + '" fill="none" stroke="#60a5fa" stroke-width="2" vector-effect="non-scaling-stroke"/>';
 }
