@@ -14,6 +14,7 @@ import { checkPlatform, Listeners, migrateWarning } from "./listeners.ts";
 import { Metrics, type Status, type WorkerView } from "./metrics.ts";
 import { type ControlReply, type ControlRequest, OperationsServers, type OperationsSource } from "./operations.ts";
 import { logger } from "./log.ts";
+import type { ServiceNotifier } from "./notify.ts";
 import { Pidfile } from "./pidfile.ts";
 import { hungWorkers, planWorkers, poolOf, settlesWithin, type WorkerRecord } from "./pool.ts";
 import { EventQueue } from "./event_queue.ts";
@@ -58,6 +59,8 @@ export interface ArbiterOptions {
   readonly settings: Settings;
   readonly app: AppSpec;
   readonly hooks?: Hooks;
+  /** Told when the master is ready, reloading and stopping (systemd). */
+  readonly notify?: ServiceNotifier;
   /** Reads the settings again for HUP (a config file may have changed). */
   readonly reloadSettings?: () => Promise<Settings>;
   /** The command-line arguments for the new master of a USR2 upgrade (default: this process's). */
@@ -292,9 +295,11 @@ export class Arbiter implements OperationsSource {
     if (this.#reloading && worker.generation === this.#reloading.generation) {
       this.#reloading = null;
       this.#log.info("Reloaded: {n} serving", { n: _plural(serving, "new worker") });
+      this.#options.notify?.ready();
     }
     if (!this.#everReady) {
       this.#everReady = true;
+      this.#options.notify?.ready();
       this.#log.info("Ready: {n} serving", { n: _plural(serving, "worker") });
       await callHook(this.#hooks, "whenReady", this.#settings);
       Upgrade.handOver(this.#log);
@@ -465,6 +470,7 @@ export class Arbiter implements OperationsSource {
    * serves. If the new generation cannot boot, the old keeps serving.
    */
   async reload(): Promise<void> {
+    this.#options.notify?.reloading();
     const previous = { generation: this.#generation, settings: this.#settings, workers: this.#numWorkers };
     let settings = this.#settings;
     if (this.#options.reloadSettings) {
@@ -472,6 +478,7 @@ export class Arbiter implements OperationsSource {
         settings = await this.#options.reloadSettings();
       } catch (err) {
         this.#log.error("Reload failed: {message}; the workers keep serving", { message: describeError(err) });
+        this.#options.notify?.ready();
         return;
       }
     }
@@ -502,6 +509,7 @@ export class Arbiter implements OperationsSource {
     if (!previous) return;
     this.#reloading = null;
     this.#log.error("Reload failed: {reason}; the old workers keep serving", { reason });
+    this.#options.notify?.ready();
     this.#killUnready(previous.generation);
     for (const w of this.#records.values()) {
       if (w.generation < previous.generation) w.outgoing = false;
@@ -530,6 +538,7 @@ export class Arbiter implements OperationsSource {
   async stop(graceful: boolean): Promise<void> {
     if (this.#exitCode !== null) return;
     this.#exitCode = ExitCode.OK;
+    this.#options.notify?.stopping();
     clearInterval(this.#murderTimer);
     for (const relay of this.#listeners?.relays ?? []) relay.close();
     this.killWorkers(graceful ? "SIGTERM" : "SIGQUIT");
@@ -549,6 +558,7 @@ export class Arbiter implements OperationsSource {
     if (this.#exitCode !== null) return;
     this.#log.error("{reason}", { reason });
     this.#exitCode = code;
+    this.#options.notify?.stopping();
     this.killWorkers("SIGKILL");
     this.#cleanup();
     this.#log.info("Shutting down: Master");

@@ -345,6 +345,8 @@ export function helpText(program = "corral"): string {
     "A pre-fork HTTP server for fetch handlers on Deno and Bun.",
     "APP_MODULE is a file or URL whose default export (or export NAME) is",
     "`{ fetch(request, info) }` or a function `(request, info) => Response`.",
+    "Settings come from, lowest first: defaults, the environment, the config",
+    "file (-c, or ./corral.config.ts), $CORRAL_CMD_ARGS, the command line.",
     "",
   ];
   let section = "";

@@ -52,6 +52,8 @@ export class Reloader {
   readonly #watchers = new Map<string, FSWatcher>();
   readonly #options: ReloaderOptions;
   readonly #changed = new Set<string>();
+  /** The names in each watched folder, to tell a removal from a stray event. */
+  readonly #names = new Map<string, Set<string>>();
   readonly #log = logger("reloader");
   #timer: ReturnType<typeof setTimeout> | undefined;
   #warnedLimit = false;
@@ -101,6 +103,7 @@ export class Reloader {
     } catch {
       return; // Gone already, or unreadable: nothing under it to watch.
     }
+    this.#names.set(dir, new Set(entries.map((e) => e.name)));
     for (const entry of entries) {
       if (entry.isDirectory() && !isIgnored(entry.name)) this.#watchTree(join(dir, entry.name));
     }
@@ -119,7 +122,8 @@ export class Reloader {
 
   #watch(key: string, onName: (name: string) => void, dir = key): boolean {
     try {
-      const watcher = watch(dir, { persistent: false }, (_event, name) => {
+      // recursive: false said outright: Deno's node:fs otherwise watches the whole tree.
+      const watcher = watch(dir, { persistent: false, recursive: false }, (_event, name) => {
         if (name !== null && name !== undefined) onName(String(name));
       });
       watcher.on("error", (err: unknown) => {
@@ -140,10 +144,17 @@ export class Reloader {
   #onEvent(dir: string, name: string): void {
     if (isIgnored(name)) return;
     const path = join(dir, name);
+    const names = this.#names.get(dir) ?? new Set();
     try {
+      const stat = statSync(path);
+      names.add(name);
       // A folder created (or moved in) after the start gets its watchers.
-      if (statSync(path).isDirectory()) return this.#watchTree(path);
-    } catch { /* removed: still a change */ }
+      if (stat.isDirectory()) return this.#watchTree(path);
+    } catch {
+      // Gone: a change if it was there. Deno also reports a file of a
+      // subfolder to the parent's watcher, by its bare name: not one of ours.
+      if (!names.delete(name)) return;
+    }
     this.#changed.add(path);
     this.#schedule();
   }
@@ -164,6 +175,7 @@ export class Reloader {
     clearTimeout(this.#timer);
     for (const watcher of this.#watchers.values()) watcher.close();
     this.#watchers.clear();
+    this.#names.clear();
   }
 }
 
@@ -172,7 +184,9 @@ export class Reloader {
  * `cwd`, and sends this process (the master) HUP, a rolling reload.
  */
 export function reloadMaster(paths: readonly string[], cwd: string = process.cwd()): void {
-  const first = relative(cwd, paths[0] ?? "") || (paths[0] ?? "");
+  const path = paths[0] ?? "";
+  const rel = relative(cwd, path);
+  const first = rel && !rel.startsWith("..") ? rel : path;
   const others = paths.length - 1;
   logger("reloader").info("Reloading: {file} changed{more}", {
     file: first,

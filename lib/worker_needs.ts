@@ -20,7 +20,11 @@ export function workerNeeds(
 ): WorkerNeeds {
   const ipcDir = dirname(ipcPath);
   const chdir = resolve(settings.chdir);
-  const read = [ipcDir, chdir, fileURLToPath(new URL("./", import.meta.url))];
+  const read = [ipcDir, chdir];
+  // From a URL (deno run -A https://...), corral's own files are not on disk.
+  if (import.meta.url.startsWith("file:")) read.push(fileURLToPath(new URL("./", import.meta.url)));
+  // Workers load the config file for its hooks (lib/config_file.ts loadConfigHooks).
+  if (settings.config && !settings.config.startsWith("builtin:")) read.push(settings.config);
   const module = resolveModule(app.module, chdir);
   if (module.startsWith("file:")) read.push(fileURLToPath(module));
   for (const file of [settings.certfile, settings.keyfile]) if (file) read.push(resolve(file));

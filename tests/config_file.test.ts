@@ -294,6 +294,28 @@ describe(`the CLI with a config file (${RUNTIME})`, () => {
     );
   });
 
+  test("HUP reads the config file again and applies what changed", T, async () => {
+    const config = join(folder({ "corral.config.json": '{ "workers": 1 }' }), "corral.config.json");
+    const port = await freePort();
+    const c = new Corral(["-c", config, "-b", `127.0.0.1:${port}`, "tests/apps/ship_hello.ts"]);
+    await c.ready();
+    assert.equal(c.workerPids().length, 1);
+    writeFileSync(config, '{ "workers": 2 }');
+    c.kill("SIGHUP");
+    await c.waitForLog(/Reloaded: 2 new workers serving/);
+    assert.equal(c.workerPids().length, 3, "one old worker, two new");
+    writeFileSync(config, '{ "workers": "many" }');
+    c.kill("SIGHUP");
+    await c.waitForLog(/Reload failed: .*"workers" in .*corral.config.json.*"many"/);
+    assert.equal(
+      (await get(`http://127.0.0.1:${port}/`)).status,
+      200,
+      "a bad config keeps the workers serving",
+    );
+    c.kill("SIGTERM");
+    assert.equal((await c.exit()).code, 0);
+  });
+
   test(
     "serves with the config file's settings, and calls its hooks in the master and the workers",
     T,
