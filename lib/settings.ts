@@ -6,6 +6,7 @@
  */
 import type { Address, TcpAddress } from "./address.ts";
 import { CORE_SETTINGS } from "./settings/core.ts";
+import { HTTP_SETTINGS } from "./settings/http.ts";
 import { LOGGING_SETTINGS } from "./settings/logging.ts";
 import { OPERATIONS_SETTINGS } from "./settings/operations.ts";
 import { SHIPPING_SETTINGS } from "./settings/shipping.ts";
@@ -15,6 +16,10 @@ import { SUPERVISION_SETTINGS } from "./settings/supervision.ts";
 export const LOG_LEVELS = ["debug", "info", "warning", "error", "critical"] as const;
 /** One of {@link LOG_LEVELS}. */
 export type LogLevelName = typeof LOG_LEVELS[number];
+/** The formats accepted by `--log-format`. */
+export const LOG_FORMATS = ["text", "json"] as const;
+/** One of {@link LOG_FORMATS}. */
+export type LogFormatName = typeof LOG_FORMATS[number];
 
 /** The resolved settings of a corral server. */
 export interface Settings {
@@ -42,6 +47,30 @@ export interface Settings {
   pidfile: string | null;
   /** Lowest level written to the error log. */
   logLevel: LogLevelName;
+  /** The error log file; `-` is stderr. */
+  errorLogfile: string;
+  /** Format of the error log. */
+  logFormat: LogFormatName;
+  /** The access log file (`-` is stdout), or null for none. */
+  accessLogfile: string | null;
+  /** Gunicorn-style access log format, or `json`. */
+  accessLogFormat: string;
+  /** Longest request line in bytes (414); 0 = the runtime's cap. */
+  limitRequestLine: number;
+  /** Most header fields (431); 0 = the runtime's cap. */
+  limitRequestFields: number;
+  /** Longest header field in bytes (431); 0 = the runtime's cap. */
+  limitRequestFieldSize: number;
+  /** Largest request body in bytes (413); 0 = no limit. */
+  limitRequestBody: number;
+  /** Seconds an idle keep-alive connection stays open; 0 = close after each response. */
+  keepAlive: number;
+  /** Seconds a handler may take before it is answered 503; 0 = off. */
+  requestTimeout: number;
+  /** Most requests in flight per worker before 503; 0 = no limit. */
+  maxConcurrency: number;
+  /** IPs and CIDRs of trusted proxies, or `*`. */
+  forwardedAllowIps: string[];
   /** The config module in force (an absolute path once loaded), or null. */
   config: string | null;
   /** Development mode: replace the workers when a file of the app changes. */
@@ -93,6 +122,7 @@ export const SETTINGS: readonly Setting[] = [
   ...CORE_SETTINGS,
   ...SUPERVISION_SETTINGS,
   ...LOGGING_SETTINGS,
+  ...HTTP_SETTINGS,
   ...SHIPPING_SETTINGS,
   ...OPERATIONS_SETTINGS,
 ];

@@ -9,6 +9,7 @@ import { type App, loadApp, toHandler } from "./app_loader.ts";
 import { CorralError, describeError, ExitCode } from "./errors.ts";
 import { buildFront, type Front } from "./front/mod.ts";
 import type { HeartbeatStart } from "./heartbeat_thread.ts";
+import { loadConfigHooks } from "./config_file.ts";
 import { callHook, type Hooks } from "./hooks.ts";
 import { IpcClient, type WorkerBoot } from "./ipc.ts";
 import { logger, setupLogging } from "./log.ts";
@@ -66,10 +67,11 @@ export class Worker {
       this.#log.error("Error handling request: {message}", { message: describeError(error), error });
       return _internalError();
     };
-    this.#front = buildFront(handler, settings);
+    this.#front = buildFront(handler, settings, { worker: this.#boot.age, onError });
     const served = this.#supervise(this.#front.handler);
     for (const { address, reusePort, tls: useTls } of this.#boot.listen) {
-      this.#servers.push(this.#rt.serve({ address, reusePort, tls: useTls ? tls : null, handler: served, onError }));
+      const spec = { ...this.#front.serve, address, reusePort, tls: useTls ? tls : null, handler: served, onError };
+      this.#servers.push(this.#rt.serve(spec));
     }
   }
 
@@ -145,7 +147,7 @@ export class Worker {
  * The worker's entry point: `corral --corral-worker` (internal).
  * `app` and `hooks` are given when the master was started through mod.ts.
  */
-export async function runWorker(rt: Runtime, app?: App, hooks: Hooks = {}): Promise<void> {
+export async function runWorker(rt: Runtime, app?: App, hooks?: Hooks): Promise<void> {
   const state: { worker?: Worker; gracefulMs: number } = { gracefulMs: 30_000 };
   // Installed before boot so a stop during a slow app load is honoured.
   rt.onSignal("SIGTERM", () => state.worker ? state.worker.stop(state.gracefulMs) : rt.exit(ExitCode.OK));
@@ -171,8 +173,11 @@ export async function runWorker(rt: Runtime, app?: App, hooks: Hooks = {}): Prom
   }
   ipc.unref();
 
-  const worker = state.worker = new Worker(rt, boot, ipc, hooks);
+  let worker: Worker;
   try {
+    // Started by the CLI: the hooks are in the config file the master loaded.
+    hooks ??= await loadConfigHooks(boot.settings);
+    worker = state.worker = new Worker(rt, boot, ipc, hooks);
     await worker.boot(app);
   } catch (err) {
     const code = err instanceof CorralError ? err.exitCode : ExitCode.WORKER_BOOT_ERROR;

@@ -1,22 +1,116 @@
 /**
  * The HTTP front: what corral does around each request before and after
- * the app (limits, proxy headers, access log, timeouts). Parts that are
- * off cost nothing: the app's handler is returned as it is.
+ * the app (proxy headers, the access log, limits, backpressure, timeouts),
+ * the worker's log files, and what the runtime's server is asked to
+ * enforce itself. Parts that are off cost nothing: with all of them off
+ * the app's handler is returned as it is.
  * @module
  */
-import type { Handler } from "../runtime/types.ts";
+import { reopenLogFiles, setupLogging } from "../log.ts";
+import type { Handler, ServeSpec } from "../runtime/types.ts";
 import type { Settings } from "../settings.ts";
+import { AccessLog, withAccessLog } from "./access_log.ts";
+import { parseAllowIps } from "./allow_ips.ts";
+import { withMaxConcurrency, withRequestTimeout } from "./backpressure.ts";
+import { limitsOf, withBodyLimit, withLimits } from "./limits.ts";
+import { withProxyHeaders } from "./proxy.ts";
+
+/** What the runtime's server enforces itself (see {@link ServeSpec}). */
+export type ServeLimits = Pick<ServeSpec, "idleTimeout">;
 
 /** The handler a worker serves, and what it must do at stop and on USR1. */
 export interface Front {
   readonly handler: Handler;
-  /** Flushes buffered log lines; called as the worker stops. */
+  /** Options for every `runtime.serve()` of this worker. */
+  readonly serve: ServeLimits;
+  /** Flushes buffered log lines and closes the log files; called as the worker stops. */
   close(): Promise<void>;
   /** Reopens log files (USR1). */
   reopen(): void;
 }
 
-/** Wraps the app's handler with the parts of the front the settings turn on. */
-export function buildFront(app: Handler, _settings: Readonly<Settings>): Front {
-  return { handler: app, close: () => Promise.resolve(), reopen: () => {} };
+/** What the worker tells the front besides the settings. */
+export interface FrontOptions {
+  /** The worker's age, for the error log's JSON lines. */
+  readonly worker?: number | null;
+  /** Turns an error the app threw into the response (the worker logs it). */
+  readonly onError?: (error: unknown) => Response;
+}
+
+function _internalError(): Response {
+  return new Response("Internal Server Error", { status: 500 });
+}
+
+function _withConnectionClose(response: Response): Response {
+  try {
+    response.headers.set("connection", "close");
+    return response;
+  } catch {
+    // Immutable headers (Response.redirect, a fetch() response): copy them.
+    const copy = new Response(response.body, response);
+    copy.headers.set("connection", "close");
+    return copy;
+  }
+}
+
+/** `--keep-alive 0`, as in Gunicorn: no keep-alive, one response per connection. */
+function _closeConnections(next: Handler): Handler {
+  return (request, info) => {
+    const result = next(request, info);
+    return result instanceof Promise ? result.then(_withConnectionClose) : _withConnectionClose(result);
+  };
+}
+
+/** The runtime options the settings ask for. */
+export function serveLimits(settings: Readonly<Settings>): ServeLimits {
+  return settings.keepAlive > 0 ? { idleTimeout: settings.keepAlive } : {};
+}
+
+/**
+ * Wraps the app's handler with the parts of the front the settings turn
+ * on, innermost first, so that the access log sees every refusal and the
+ * proxy headers are applied before anything looks at the client.
+ */
+export function wrapHandler(
+  app: Handler,
+  settings: Readonly<Settings>,
+  access: AccessLog | null,
+  options: FrontOptions = {},
+): Handler {
+  let handler = app;
+  if (settings.limitRequestBody > 0) handler = withBodyLimit(handler, settings.limitRequestBody);
+  if (settings.requestTimeout > 0) handler = withRequestTimeout(handler, settings.requestTimeout);
+  if (settings.maxConcurrency > 0) handler = withMaxConcurrency(handler, settings.maxConcurrency);
+  const limits = limitsOf(settings);
+  if (limits) handler = withLimits(handler, limits);
+  if (settings.keepAlive === 0) handler = _closeConnections(handler);
+  if (access) handler = withAccessLog(handler, access, options.onError ?? _internalError);
+  if (settings.forwardedAllowIps.length > 0) {
+    handler = withProxyHeaders(handler, parseAllowIps(settings.forwardedAllowIps));
+  }
+  return handler;
+}
+
+/**
+ * Builds the worker's front: configures its error log (--error-logfile,
+ * --log-format), opens its access log, and wraps the app's handler.
+ *
+ * @example
+ * ```ts
+ * const front = buildFront(app, settings, { worker: 1 });
+ * runtime.serve({ ...front.serve, address, reusePort: true, tls: null, handler: front.handler, onError });
+ * ```
+ * @throws {BootError} when a log file cannot be opened.
+ */
+export function buildFront(app: Handler, settings: Readonly<Settings>, options: FrontOptions = {}): Front {
+  setupLogging({ ...settings, worker: options.worker ?? null });
+  const access = settings.accessLogfile === null
+    ? null
+    : AccessLog.open(settings.accessLogfile, settings.accessLogFormat);
+  return {
+    handler: wrapHandler(app, settings, access, options),
+    serve: serveLimits(settings),
+    close: () => access?.close() ?? Promise.resolve(),
+    reopen: reopenLogFiles,
+  };
 }

@@ -20,6 +20,8 @@ declare namespace Bun {
     unix?: string;
     reusePort?: boolean;
     idleTimeout?: number;
+    maxRequestBodySize?: number;
+    http2?: boolean;
     development?: boolean;
     tls?: { cert: string; key: string };
     fetch(request: Request, server: Server): Response | Promise<Response>;

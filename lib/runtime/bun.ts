@@ -66,7 +66,12 @@ function _serve(spec: ServeSpec) {
       ...(address.transport === "unix"
         ? { unix: address.path }
         : { hostname: address.hostname, port: address.port, reusePort: spec.reusePort }),
-      ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
+      // With TLS, HTTP/2 is offered through ALPN, as Deno.serve does.
+      ...(tls ? { tls: { cert: tls.cert, key: tls.key }, http2: true } : {}),
+      ...(spec.idleTimeout ? { idleTimeout: Math.min(255, Math.ceil(spec.idleTimeout)) } : {}),
+      // No cap of Bun's own (128 MiB by default): --limit-request-body is
+      // corral's front's, the same on both runtimes.
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
       development: false,
       fetch: (request: Request, srv: BunServer) => handler(request, new _Info(request, srv)),
       error: spec.onError,

@@ -40,6 +40,12 @@ export interface ServeSpec {
   readonly handler: Handler;
   /** Turns a thrown or rejected handler into the response the client gets. */
   readonly onError: (error: unknown) => Response;
+  /**
+   * Seconds a connection may sit idle (between requests, or stalled
+   * mid-request) before the server closes it; absent, the runtime's
+   * default. Bun enforces it (at most 255 s); Deno.serve has no idle timeout.
+   */
+  readonly idleTimeout?: number;
 }
 
 /** A listening server. */

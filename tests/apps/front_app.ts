@@ -1,0 +1,44 @@
+/**
+ * The app the front's tests serve: /echo counts the request body, /slow
+ * waits, /hold waits for /release, /info shows what the app sees, /throw
+ * throws.
+ */
+const held: (() => void)[] = [];
+
+export default {
+  async fetch(request: Request, info: { remoteAddr: unknown }): Promise<Response> {
+    const url = new URL(request.url);
+    switch (url.pathname) {
+      case "/echo": {
+        let bytes = 0;
+        for await (const chunk of request.body ?? []) bytes += chunk.byteLength;
+        return new Response(`read ${bytes}`);
+      }
+      case "/slow": {
+        const ms = Number(url.searchParams.get("ms") ?? 1000);
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        return new Response(`slept ${ms}`);
+      }
+      case "/hold":
+        await new Promise<void>((resolve) => held.push(resolve));
+        return new Response("held");
+      case "/release":
+        held.splice(0).forEach((resolve) => resolve());
+        return new Response("released");
+      case "/info":
+        return Response.json({
+          url: request.url,
+          remoteAddr: info.remoteAddr,
+          headers: [...request.headers],
+        });
+      case "/throw":
+        throw new Error("boom from the front app");
+      case "/sized":
+        return new Response("twelve bytes", { headers: { "content-length": "12", "x-trace": "abc" } });
+      case "/redirect":
+        return Response.redirect("http://example.com/", 302);
+      default:
+        return new Response("ok");
+    }
+  },
+};
