@@ -108,7 +108,7 @@ async function _serve(args: readonly string[], builtins: Builtins, checking: boo
   const app = launch.app as AppSpec; // Null only with --print-config.
   if (checking) return await _checkConfig(settings, app, builtins, environment.cwd);
   if (builtins.app) _builtinApp(builtins.app);
-  setupLogging(settings.logLevel);
+  setupLogging(settings);
 
   let reloader: Reloader | null = null;
   const masterHooks: Hooks = !settings.reload ? hooks : {

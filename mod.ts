@@ -51,6 +51,20 @@ export interface ServeOptions extends Hooks {
   maxWorkerMemory?: number;
   /** The pid file (`-p/--pid`). */
   pidfile?: string;
+  errorLogfile?: string;
+  logFormat?: "text" | "json";
+  accessLogfile?: string;
+  accessLogFormat?: string;
+  limitRequestLine?: number;
+  limitRequestFields?: number;
+  limitRequestFieldSize?: number;
+  limitRequestBody?: number | string;
+  keepAlive?: number;
+  requestTimeout?: number;
+  maxConcurrency?: number;
+  forwardedAllowIps?: string | string[];
+  metricsBind?: string;
+  controlSocket?: string;
   logLevel?: "debug" | "info" | "warning" | "error" | "critical";
 }
 
@@ -89,7 +103,7 @@ export async function serve(options: ServeOptions): Promise<ExitCode> {
   const spec: AppSpec = typeof app === "string"
     ? parseAppSpec(app)
     : { module: "(serve() app)", exportName: "default" };
-  setupLogging(settings.logLevel);
+  setupLogging(settings);
   try {
     return await new Arbiter({ runtime, settings, app: spec, hooks }).run();
   } catch (err) {

@@ -13,7 +13,7 @@ import { IpcServer, type WorkerBoot, type WorkerMessage } from "./ipc.ts";
 import { checkPlatform, Listeners, migrateWarning } from "./listeners.ts";
 import { Metrics, type Status, type WorkerView } from "./metrics.ts";
 import { type ControlReply, type ControlRequest, OperationsServers, type OperationsSource } from "./operations.ts";
-import { logger } from "./log.ts";
+import { logger, reopenLogFiles } from "./log.ts";
 import type { ServiceNotifier } from "./notify.ts";
 import { Pidfile } from "./pidfile.ts";
 import { hungWorkers, planWorkers, poolOf, settlesWithin, type WorkerRecord } from "./pool.ts";
@@ -242,6 +242,7 @@ export class Arbiter implements OperationsSource {
       case "SIGTTOU":
         return await this.#setNumWorkers(Math.max(1, this.#numWorkers - 1));
       case "SIGUSR1":
+        reopenLogFiles();
         this.killWorkers("SIGUSR1");
         return;
       case "SIGUSR2":

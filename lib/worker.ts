@@ -8,6 +8,7 @@ import process from "node:process";
 import { type App, loadApp, toHandler } from "./app_loader.ts";
 import { CorralError, describeError, ExitCode } from "./errors.ts";
 import { buildFront, type Front } from "./front/mod.ts";
+import { withConnectionClose } from "./front/_responses.ts";
 import type { HeartbeatStart } from "./heartbeat_thread.ts";
 import { loadConfigHooks } from "./config_file.ts";
 import { callHook, type Hooks } from "./hooks.ts";
@@ -17,8 +18,20 @@ import type { Handler, RunningServer, Runtime } from "./runtime/mod.ts";
 import { readTls } from "./tls.ts";
 import { TICK_MS, Watchdog } from "./watchdog.ts";
 
-/** When the master is gone, a worker drains for at most this long. */
-const ORPHAN_GRACE_MS = 1500;
+/** When the master is gone, a worker drains for at most this long (it must be gone within 2 s). */
+const ORPHAN_GRACE_MS = 1000;
+/**
+ * A stopping worker first keeps serving for at most this long, with
+ * `Connection: close` on every answer, and only then stops its servers.
+ * Deno's shutdown() and Bun's stop(false) close at once every connection
+ * with no request in progress, even when the client's next request already
+ * sits unread in the socket: that request would be lost. After
+ * `Connection: close` a client stops reusing the connection, so by the time
+ * the servers stop, busy keep-alive connections are gone (docs/RELIABILITY.md).
+ */
+const DRAIN_MS = 1000;
+/** The drain ends sooner once no request has come for this long. */
+const DRAIN_QUIET_MS = 100;
 
 function _internalError(): Response {
   return new Response("Internal Server Error", {
@@ -44,6 +57,9 @@ export class Worker {
   #front: Front | undefined;
   #watchdog: Watchdog | undefined;
   #stopping = false;
+  #draining = false;
+  /** Requests begun since the drain began. */
+  #drained = 0;
 
   constructor(rt: Runtime, boot: WorkerBoot, ipc: IpcClient, hooks: Hooks) {
     this.#rt = rt;
@@ -68,7 +84,7 @@ export class Worker {
       return _internalError();
     };
     this.#front = buildFront(handler, settings, { worker: this.#boot.age, onError });
-    const served = this.#supervise(this.#front.handler);
+    const served = this.#drainable(this.#supervise(this.#front.handler));
     for (const { address, reusePort, tls: useTls } of this.#boot.listen) {
       const spec = { ...this.#front.serve, address, reusePort, tls: useTls ? tls : null, handler: served, onError };
       this.#servers.push(this.#rt.serve(spec));
@@ -130,13 +146,39 @@ export class Worker {
     this.#front?.reopen();
   }
 
-  /** Stops accepting, lets in-flight requests finish within `timeoutMs`, exits 0. */
-  async stop(timeoutMs: number): Promise<void> {
+  /** While the worker drains, every answer says `Connection: close`. One boolean check otherwise. */
+  #drainable(handler: Handler): Handler {
+    return (request, info) => {
+      if (!this.#draining) return handler(request, info);
+      this.#drained++;
+      const response = handler(request, info);
+      return response instanceof Promise ? response.then(withConnectionClose) : withConnectionClose(response);
+    };
+  }
+
+  /** Serves with `Connection: close` until no request came for DRAIN_QUIET_MS, `maxMs` at most. */
+  async #drain(maxMs: number): Promise<void> {
+    this.#draining = true;
+    const deadline = Date.now() + maxMs;
+    let seen = -1;
+    while (this.#drained !== seen && Date.now() < deadline) {
+      seen = this.#drained;
+      await new Promise((r) => setTimeout(r, Math.max(0, Math.min(DRAIN_QUIET_MS, deadline - Date.now()))));
+    }
+  }
+
+  /**
+   * Drains (unless `drain` is false: the master is gone and nothing can
+   * take the connections over), stops accepting, lets in-flight requests
+   * finish within `timeoutMs`, exits 0.
+   */
+  async stop(timeoutMs: number, drain = true): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#log.info("Worker exiting (pid: {pid})", { pid: process.pid });
     setTimeout(() => this.#rt.exit(ExitCode.OK), timeoutMs);
     await callHook(this.#hooks, "workerExit", this.#info);
+    if (drain) await this.#drain(Math.min(DRAIN_MS, timeoutMs / 2));
     await Promise.allSettled(this.#servers.map((s) => s.shutdown()));
     await this.#front?.close();
     this.#rt.exit(ExitCode.OK);
@@ -162,7 +204,7 @@ export async function runWorker(rt: Runtime, app?: App, hooks?: Hooks): Promise<
   if (first.done) rt.exit(ExitCode.WORKER_BOOT_ERROR);
   const boot = JSON.parse(first.value) as WorkerBoot;
   state.gracefulMs = boot.settings.gracefulTimeout * 1000;
-  setupLogging(boot.settings.logLevel);
+  setupLogging(boot.settings);
   let ipc: IpcClient;
   try {
     ipc = await IpcClient.connect(boot.ipcPath);
@@ -193,5 +235,5 @@ export async function runWorker(rt: Runtime, app?: App, hooks?: Hooks): Promise<
     if (next.done) break;
   }
   logger("worker").warning("Master is gone; worker {pid} stops", { pid: process.pid });
-  await worker.stop(Math.min(ORPHAN_GRACE_MS, state.gracefulMs));
+  await worker.stop(Math.min(ORPHAN_GRACE_MS, state.gracefulMs), false);
 }

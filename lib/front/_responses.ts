@@ -12,3 +12,20 @@ export function plainResponse(
     headers: { "content-type": "text/plain; charset=utf-8", ...headers },
   });
 }
+
+/**
+ * `response` with `Connection: close`, so the client closes the connection
+ * after it. A protocol switch (101, WebSocket) is left alone.
+ */
+export function withConnectionClose(response: Response): Response {
+  if (response.status === 101) return response;
+  try {
+    response.headers.set("connection", "close");
+    return response;
+  } catch {
+    // Immutable headers (Response.redirect, a fetch() response): copy them.
+    const copy = new Response(response.body, response);
+    copy.headers.set("connection", "close");
+    return copy;
+  }
+}

@@ -14,6 +14,7 @@ import { parseAllowIps } from "./allow_ips.ts";
 import { withMaxConcurrency, withRequestTimeout } from "./backpressure.ts";
 import { limitsOf, withBodyLimit, withLimits } from "./limits.ts";
 import { withProxyHeaders } from "./proxy.ts";
+import { withConnectionClose } from "./_responses.ts";
 
 /** What the runtime's server enforces itself (see {@link ServeSpec}). */
 export type ServeLimits = Pick<ServeSpec, "idleTimeout">;
@@ -41,23 +42,11 @@ function _internalError(): Response {
   return new Response("Internal Server Error", { status: 500 });
 }
 
-function _withConnectionClose(response: Response): Response {
-  try {
-    response.headers.set("connection", "close");
-    return response;
-  } catch {
-    // Immutable headers (Response.redirect, a fetch() response): copy them.
-    const copy = new Response(response.body, response);
-    copy.headers.set("connection", "close");
-    return copy;
-  }
-}
-
 /** `--keep-alive 0`, as in Gunicorn: no keep-alive, one response per connection. */
 function _closeConnections(next: Handler): Handler {
   return (request, info) => {
     const result = next(request, info);
-    return result instanceof Promise ? result.then(_withConnectionClose) : _withConnectionClose(result);
+    return result instanceof Promise ? result.then(withConnectionClose) : withConnectionClose(result);
   };
 }
 
