@@ -12,7 +12,12 @@ import { callHook, type Hooks } from "./hooks.ts";
 import { IpcServer, type WorkerBoot, type WorkerMessage } from "./ipc.ts";
 import { checkPlatform, Listeners, migrateWarning } from "./listeners.ts";
 import { Metrics, type Status, type WorkerView } from "./metrics.ts";
-import { type ControlReply, type ControlRequest, OperationsServers, type OperationsSource } from "./operations.ts";
+import {
+  type ControlReply,
+  type ControlRequest,
+  OperationsServers,
+  type OperationsSource,
+} from "./operations.ts";
 import { logger, reopenLogFiles } from "./log.ts";
 import type { ServiceNotifier } from "./notify.ts";
 import { Pidfile } from "./pidfile.ts";
@@ -84,7 +89,8 @@ export class Arbiter implements OperationsSource {
   #numWorkers: number;
   #generation = 1;
   /** The settings a reload in progress falls back to if it fails. */
-  #reloading: { readonly generation: number; readonly settings: Settings; readonly workers: number } | null = null;
+  #reloading: { readonly generation: number; readonly settings: Settings; readonly workers: number } | null =
+    null;
   readonly #queue = new EventQueue<Event>({ kind: "wakeup" });
   #listeners: Listeners | undefined;
   #ipc: IpcServer | undefined;
@@ -228,7 +234,9 @@ export class Arbiter implements OperationsSource {
   }
 
   async #handleSignal(signal: Signal): Promise<void> {
-    if (signal !== "SIGWINCH") this.#log.info("Handling signal: {name}", { name: signal.slice(3).toLowerCase() });
+    if (signal !== "SIGWINCH") {
+      this.#log.info("Handling signal: {name}", { name: signal.slice(3).toLowerCase() });
+    }
     switch (signal) {
       case "SIGTERM":
         return await this.stop(true);
@@ -330,7 +338,10 @@ export class Arbiter implements OperationsSource {
     const records = [...this.#records.values()];
     const pool = poolOf(records);
     // The crash-loop back-off ends once the whole pool has stayed up.
-    if (this.#bootFailures > 0 && pool.length > 0 && pool.every((w) => w.ready && Date.now() - w.spawnedAt >= STABLE_MS)) {
+    if (
+      this.#bootFailures > 0 && pool.length > 0 &&
+      pool.every((w) => w.ready && Date.now() - w.spawnedAt >= STABLE_MS)
+    ) {
       this.#bootFailures = 0;
     }
     const plan = planWorkers(records, this.#numWorkers);
@@ -390,7 +401,12 @@ export class Arbiter implements OperationsSource {
     if (!worker) return;
     this.#records.delete(pid);
     this.metrics.exited(pid, worker.heartbeat);
-    await callHook(this.#hooks, "childExit", { pid, age: worker.age, code: status.code, signal: status.signal });
+    await callHook(this.#hooks, "childExit", {
+      pid,
+      age: worker.age,
+      code: status.code,
+      signal: status.signal,
+    });
     if (worker.retiring) return;
     const how = status.signal ? `was sent ${status.signal}` : `exited with code ${status.code}`;
     if (worker.ready && Date.now() - worker.spawnedAt >= STABLE_MS) {
@@ -407,7 +423,11 @@ export class Arbiter implements OperationsSource {
       }
       return this.#bootFailed(worker, null, `Worker (pid:${pid}) ${how} before it was ready`);
     }
-    this.#bootFailed(worker, null, `Worker (pid:${pid}) ${how} ${Date.now() - worker.spawnedAt} ms after it started`);
+    this.#bootFailed(
+      worker,
+      null,
+      `Worker (pid:${pid}) ${how} ${Date.now() - worker.spawnedAt} ms after it started`,
+    );
   }
 
   /**
@@ -419,14 +439,20 @@ export class Arbiter implements OperationsSource {
     if (this.#exitCode !== null) return;
     // Nothing has served yet: a worker that cannot boot now never will.
     if (!this.#everReady) return this.halt(reason, code ?? ExitCode.WORKER_BOOT_ERROR);
-    if (this.#reloading && worker.generation === this.#reloading.generation) return this.#reloadFailed(reason);
+    if (this.#reloading && worker.generation === this.#reloading.generation) {
+      return this.#reloadFailed(reason);
+    }
     this.#bootFailures += 1;
     this.metrics.restarted("boot_failure");
     const backoff = Math.min(100 * 2 ** (this.#bootFailures - 1), MAX_BACKOFF_MS);
     this.#respawnAt = Date.now() + backoff;
     // 1, 2, 4, 8...: a burst of failures is a handful of lines, not thousands.
     if ((this.#bootFailures & (this.#bootFailures - 1)) === 0) {
-      this.#log.error("{reason} ({n} in a row); next try in {ms} ms", { reason, n: this.#bootFailures, ms: backoff });
+      this.#log.error("{reason} ({n} in a row); next try in {ms} ms", {
+        reason,
+        n: this.#bootFailures,
+        ms: backoff,
+      });
     }
     this.#killUnready(worker.generation);
   }
@@ -440,12 +466,20 @@ export class Arbiter implements OperationsSource {
   /** Kills workers whose event loop has been blocked past --timeout, naming what was in flight. */
   murderWorkers(): void {
     if (this.#settings.timeout <= 0) return;
-    for (const { worker, blockedMs, inFlight } of hungWorkers(this.#records.values(), this.#settings.timeout * 1000)) {
-      this.#log.fatal("WORKER TIMEOUT (pid:{pid}): its event loop has been blocked for {s} s; in flight: {requests}", {
-        pid: worker.pid,
-        s: (blockedMs / 1000).toFixed(1),
-        requests: inFlight,
-      });
+    for (
+      const { worker, blockedMs, inFlight } of hungWorkers(
+        this.#records.values(),
+        this.#settings.timeout * 1000,
+      )
+    ) {
+      this.#log.fatal(
+        "WORKER TIMEOUT (pid:{pid}): its event loop has been blocked for {s} s; in flight: {requests}",
+        {
+          pid: worker.pid,
+          s: (blockedMs / 1000).toFixed(1),
+          requests: inFlight,
+        },
+      );
       this.killWorker(worker.pid, "SIGKILL");
       this.metrics.restarted("timeout");
       worker.lastSeen = Infinity; // Killed once; its exit is reaped as a crash and replaced.
@@ -478,7 +512,9 @@ export class Arbiter implements OperationsSource {
       try {
         settings = await this.#options.reloadSettings();
       } catch (err) {
-        this.#log.error("Reload failed: {message}; the workers keep serving", { message: describeError(err) });
+        this.#log.error("Reload failed: {message}; the workers keep serving", {
+          message: describeError(err),
+        });
         this.#options.notify?.ready();
         return;
       }
@@ -524,7 +560,9 @@ export class Arbiter implements OperationsSource {
   /** USR2: start a new master from the program on disk, beside this one. */
   #startUpgrade(): void {
     if (this.#upgrade?.running) {
-      this.#log.warning("An upgrade is already in progress (new master pid {pid})", { pid: this.#upgrade.pid });
+      this.#log.warning("An upgrade is already in progress (new master pid {pid})", {
+        pid: this.#upgrade.pid,
+      });
       return;
     }
     const argv = [...this.#rt.selfCommand(), ...(this.#options.args ?? this.#rt.args)];
@@ -546,7 +584,10 @@ export class Arbiter implements OperationsSource {
     const limit = graceful ? this.#settings.gracefulTimeout * 1000 : 2000;
     const exits = [...this.#records.values()].map((w) => w.child.exited);
     if (!await settlesWithin(exits, limit)) {
-      this.#log.warning("Killing {n} still running after {s} s", { n: _plural(this.#records.size, "worker"), s: limit / 1000 });
+      this.#log.warning("Killing {n} still running after {s} s", {
+        n: _plural(this.#records.size, "worker"),
+        s: limit / 1000,
+      });
       this.killWorkers("SIGKILL");
       await Promise.allSettled(exits);
     }
@@ -576,4 +617,3 @@ export class Arbiter implements OperationsSource {
     this.#ipc = undefined;
   }
 }
-

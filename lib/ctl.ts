@@ -33,7 +33,11 @@ function _request(positionals: string[]): ControlRequest {
  * Sends one request, resolves with the reply.
  * @throws {CorralError} naming the socket when it is missing, stale or refused.
  */
-export function sendControl(path: string, request: ControlRequest, timeoutMs = 10_000): Promise<ControlReply> {
+export function sendControl(
+  path: string,
+  request: ControlRequest,
+  timeoutMs = 10_000,
+): Promise<ControlReply> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(path);
     let buffered = "";
@@ -54,8 +58,9 @@ export function sendControl(path: string, request: ControlRequest, timeoutMs = 1
     });
     socket.on("error", (err: Error & { code?: string }) => {
       if (err.code === "ENOENT") fail("no such socket (is corral running with --control-socket?)");
-      else if (err.code === "ECONNREFUSED") fail("nothing answers there: a stale socket, corral is not running");
-      else if (err.code === "EACCES") fail("permission denied (it is its owner's only, mode 0600)");
+      else if (err.code === "ECONNREFUSED") {
+        fail("nothing answers there: a stale socket, corral is not running");
+      } else if (err.code === "EACCES") fail("permission denied (it is its owner's only, mode 0600)");
       else if (err.code === "ENOTSOCK") fail("the path is not a socket");
       else fail(err.message);
     });
@@ -80,7 +85,8 @@ export function formatTable(rows: readonly WorkerRow[]): string {
     _mb(r.rssBytes),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] as string).length)));
-  return [head, ...body].map((row) => row.map((c, i) => c.padEnd(widths[i] as number)).join("  ").trimEnd()).join("\n");
+  return [head, ...body].map((row) => row.map((c, i) => c.padEnd(widths[i] as number)).join("  ").trimEnd())
+    .join("\n");
 }
 
 /** Runs `corral ctl ARGS`; resolves with the exit code. */

@@ -25,7 +25,13 @@ scope.onmessage = async (event) => {
   const ipc = await IpcClient.connect(ipcPath);
   const beat = () => {
     const reading = readWatchdog(buffer);
-    ipc.send({ type: "heartbeat", pid, ...reading, inFlight: reading.inFlight.slice(0, 10), rss: process.memoryUsage.rss() });
+    ipc.send({
+      type: "heartbeat",
+      pid,
+      ...reading,
+      inFlight: reading.inFlight.slice(0, 10),
+      rss: process.memoryUsage.rss(),
+    });
   };
   beat();
   setInterval(beat, intervalMs);

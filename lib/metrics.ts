@@ -144,7 +144,10 @@ export class Metrics {
   }
 
   /** Everything the status page shows. */
-  status(workers: readonly WorkerView[], info: { version: string; runtime: string; pid: number; target: number }): Status {
+  status(
+    workers: readonly WorkerView[],
+    info: { version: string; runtime: string; pid: number; target: number },
+  ): Status {
     return {
       pid: info.pid,
       version: info.version,

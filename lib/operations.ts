@@ -79,7 +79,9 @@ export function serveMetrics(rt: Runtime, address: TcpAddress, source: Operation
 function _parseRequest(line: string): ControlRequest | null {
   try {
     const r = JSON.parse(line) as { command?: unknown; workers?: unknown };
-    if (r.command === "status" || r.command === "reload" || r.command === "stop") return { command: r.command };
+    if (r.command === "status" || r.command === "reload" || r.command === "stop") {
+      return { command: r.command };
+    }
     if (r.command === "scale" && Number.isInteger(r.workers) && (r.workers as number) >= 1) {
       return { command: "scale", workers: r.workers as number };
     }
@@ -92,7 +94,9 @@ export async function openControlSocket(path: string, source: OperationsSource):
   try {
     await clearUnixPath({ transport: "unix", path });
   } catch (err) {
-    throw new BootError(`Cannot open --control-socket "${path}": ${describeError(err).replace(/^Cannot bind "[^"]*": /, "")}`);
+    throw new BootError(
+      `Cannot open --control-socket "${path}": ${describeError(err).replace(/^Cannot bind "[^"]*": /, "")}`,
+    );
   }
   const server = createServer((socket) => {
     let buffered = "";
@@ -103,14 +107,18 @@ export async function openControlSocket(path: string, source: OperationsSource):
       const nl = buffered.indexOf("\n");
       if (nl < 0) return;
       const request = _parseRequest(buffered.slice(0, nl));
-      const reply: ControlReply = request
-        ? source.control(request)
-        : { ok: false, error: 'Unknown request: expected {"command":"status"|"reload"|"stop"|"scale","workers"?:N}' };
+      const reply: ControlReply = request ? source.control(request) : {
+        ok: false,
+        error: 'Unknown request: expected {"command":"status"|"reload"|"stop"|"scale","workers"?:N}',
+      };
       socket.end(JSON.stringify(reply) + "\n");
     });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", (err) => reject(new BootError(`Cannot open --control-socket "${path}": ${describeError(err)}`)));
+    server.once(
+      "error",
+      (err) => reject(new BootError(`Cannot open --control-socket "${path}": ${describeError(err)}`)),
+    );
     server.listen(path, () => resolve());
   });
   // Who can connect can stop the server: owner only.
@@ -128,7 +136,11 @@ export class OperationsServers {
   readonly #control: _Control | undefined;
   readonly #sampler: _Timer | undefined;
 
-  private constructor(metrics: RunningServer | undefined, control: _Control | undefined, sampler: _Timer | undefined) {
+  private constructor(
+    metrics: RunningServer | undefined,
+    control: _Control | undefined,
+    sampler: _Timer | undefined,
+  ) {
     this.#metrics = metrics;
     this.#control = control;
     this.#sampler = sampler;
@@ -148,7 +160,9 @@ export class OperationsServers {
       ? { server: await openControlSocket(settings.controlSocket, source), path: settings.controlSocket }
       : undefined;
     // The req/s history: one point a second, only when someone can look at it.
-    const sampler = metrics || control ? setInterval(() => source.metrics.sample(source.workers()), 1000) : undefined;
+    const sampler = metrics || control
+      ? setInterval(() => source.metrics.sample(source.workers()), 1000)
+      : undefined;
     return new OperationsServers(metrics, control, sampler);
   }
 

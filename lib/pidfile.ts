@@ -41,7 +41,9 @@ export class Pidfile {
   static create(path: string): Pidfile {
     const holder = _readPid(path);
     if (holder !== null && holder !== process.pid && isAlive(holder)) {
-      throw new BootError(`Cannot write --pid "${path}": it holds pid ${holder}, which is running (another corral?)`);
+      throw new BootError(
+        `Cannot write --pid "${path}": it holds pid ${holder}, which is running (another corral?)`,
+      );
     }
     try {
       writeFileSync(path, `${process.pid}\n`);

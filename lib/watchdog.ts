@@ -102,7 +102,10 @@ export class Watchdog {
       (this.#f64[_OVERFLOW] as number)++;
       return -1;
     }
-    const { written } = this.#encoder.encodeInto(`${request.method} ${request.url}`, this.#texts[slot] as Uint8Array);
+    const { written } = this.#encoder.encodeInto(
+      `${request.method} ${request.url}`,
+      this.#texts[slot] as Uint8Array,
+    );
     this.#lengths[slot] = written;
     this.#f64[_TIMES + slot] = Date.now();
     return slot;

@@ -86,7 +86,14 @@ export class Worker {
     this.#front = buildFront(handler, settings, { worker: this.#boot.age, onError });
     const served = this.#drainable(this.#supervise(this.#front.handler));
     for (const { address, reusePort, tls: useTls } of this.#boot.listen) {
-      const spec = { ...this.#front.serve, address, reusePort, tls: useTls ? tls : null, handler: served, onError };
+      const spec = {
+        ...this.#front.serve,
+        address,
+        reusePort,
+        tls: useTls ? tls : null,
+        handler: served,
+        onError,
+      };
       this.#servers.push(this.#rt.serve(spec));
     }
   }
@@ -97,13 +104,16 @@ export class Worker {
    * metrics. None of them on: the handler is served unchanged.
    */
   #supervise(handler: Handler): Handler {
-    const { timeout, maxRequests, maxRequestsJitter, maxWorkerMemory, metricsBind, controlSocket } = this.#boot.settings;
+    const { timeout, maxRequests, maxRequestsJitter, maxWorkerMemory, metricsBind, controlSocket } =
+      this.#boot.settings;
     const watched = timeout > 0 || maxRequests > 0 || maxWorkerMemory > 0 || metricsBind !== null ||
       controlSocket !== null;
     if (!watched) return handler;
     const watchdog = this.#watchdog = new Watchdog();
     this.#startHeartbeat(watchdog);
-    const limit = maxRequests > 0 ? maxRequests + Math.floor(Math.random() * (maxRequestsJitter + 1)) : Infinity;
+    const limit = maxRequests > 0
+      ? maxRequests + Math.floor(Math.random() * (maxRequestsJitter + 1))
+      : Infinity;
     let retired = false;
     return (request, info) => {
       const startedAt = performance.now();
@@ -131,7 +141,9 @@ export class Worker {
   #startHeartbeat(watchdog: Watchdog): void {
     const timer = setInterval(() => watchdog.tick(), TICK_MS);
     (timer as { unref?: () => void }).unref?.();
-    const thread = new globalThis.Worker(new URL("./heartbeat_thread.ts", import.meta.url).href, { type: "module" });
+    const thread = new globalThis.Worker(new URL("./heartbeat_thread.ts", import.meta.url).href, {
+      type: "module",
+    });
     const start: HeartbeatStart = {
       buffer: watchdog.buffer,
       ipcPath: this.#boot.ipcPath,

@@ -76,10 +76,16 @@ describe(`bind and TLS errors name the address or file (${RUNTIME})`, () => {
   test("a port that needs privileges: exit 3 naming the address", {
     ...T,
     skip: !_unprivileged() && "needs a non-root user: run as one, or as root with setpriv (util-linux)",
-  }, async () => {
+  }, () => {
     const [cmd, ...rest] = _unprivileged() as string[];
     const t0 = Date.now();
-    const out = spawnSync(cmd as string, [...rest, ...cliCommand(), "-b", "127.0.0.1:80", "tests/apps/pid.ts"], {
+    const out = spawnSync(cmd as string, [
+      ...rest,
+      ...cliCommand(),
+      "-b",
+      "127.0.0.1:80",
+      "tests/apps/pid.ts",
+    ], {
       cwd: ROOT,
       env: { ...process.env, HOME: tmpdir(), DENO_DIR: join(tmpdir(), "corral-nobody-deno") },
       encoding: "utf8",

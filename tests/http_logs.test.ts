@@ -152,7 +152,11 @@ describe(`error log (${RUNTIME})`, () => {
       const port = await freePort();
       const c = new Corral(["-b", `127.0.0.1:${port}`, "--error-logfile", log, "--log-format", "json", APP]);
       // The master logs there too: its "Ready" line is a JSON object in the file, not on stderr.
-      await waitFor("the master's Ready line", () => lines(log).some((l) => /"message":"Ready: 1 worker serving"/.test(l)), 15_000);
+      await waitFor(
+        "the master's Ready line",
+        () => lines(log).some((l) => /"message":"Ready: 1 worker serving"/.test(l)),
+        15_000,
+      );
       assert.equal(c.stderr, "", "nothing on stderr");
       assert.equal((await get(`http://127.0.0.1:${port}/throw`)).status, 500);
       const worker = Number(/Booting worker with pid: (\d+)/.exec(lines(log).join("\n"))?.[1]);

@@ -23,8 +23,19 @@ function worker(fields: Partial<WorkerRecord> = {}): WorkerRecord {
 
 function beat(fields: Partial<Heartbeat>): Heartbeat {
   return {
-    type: "heartbeat", pid: 1, loopLagMs: 0, requests: 0, inFlight: [], overflow: 0, rss: 0,
-    statusClasses: [0, 0, 0, 0, 0], histogram: [], durationSeconds: 0, bytes: 0, heapUsed: 0, ...fields,
+    type: "heartbeat",
+    pid: 1,
+    loopLagMs: 0,
+    requests: 0,
+    inFlight: [],
+    overflow: 0,
+    rss: 0,
+    statusClasses: [0, 0, 0, 0, 0],
+    histogram: [],
+    durationSeconds: 0,
+    bytes: 0,
+    heapUsed: 0,
+    ...fields,
   };
 }
 
@@ -52,7 +63,11 @@ describe("planWorkers", () => {
     const fresh = [worker({ ready: true }), worker({ ready: false })];
     const plan = planWorkers([...old, ...fresh], 2);
     assert.equal(plan.spawn, 0);
-    assert.deepEqual(plan.stop, [old[0]], "one new serves: the oldest old one stops, the other keeps serving");
+    assert.deepEqual(
+      plan.stop,
+      [old[0]],
+      "one new serves: the oldest old one stops, the other keeps serving",
+    );
     const none = planWorkers([...old, worker({ ready: false }), worker({ ready: false })], 2);
     assert.deepEqual(none.stop, [], "no replacement serves yet: every old worker keeps serving");
   });
@@ -66,7 +81,11 @@ describe("hungWorkers", () => {
   test("names the requests in flight of a worker blocked past the timeout", () => {
     const stuck = worker({
       lastSeen: 10_000,
-      heartbeat: beat({ loopLagMs: 25_000, inFlight: [{ request: "GET http://h/spin", ageMs: 24_000 }], overflow: 2 }),
+      heartbeat: beat({
+        loopLagMs: 25_000,
+        inFlight: [{ request: "GET http://h/spin", ageMs: 24_000 }],
+        overflow: 2,
+      }),
     });
     const [hung] = hungWorkers([stuck, worker({ lastSeen: 15_000 })], 30_000, 16_000);
     assert.equal(hung?.worker, stuck);

@@ -91,7 +91,14 @@ describe(`serving (${RUNTIME})`, () => {
     skip: RUNTIME !== "deno" && "Deno permissions only exist on Deno",
   }, async () => {
     const port = await freePort();
-    const flags = ["--allow-net", "--allow-read", "--allow-env", "--allow-run", "--allow-write=/tmp", "--allow-sys=cpus"];
+    const flags = [
+      "--allow-net",
+      "--allow-read",
+      "--allow-env",
+      "--allow-run",
+      "--allow-write=/tmp",
+      "--allow-sys=cpus",
+    ];
     const c = new Corral(["-w", "2", "-b", `127.0.0.1:${port}`, "tests/apps/pid.ts"], { denoFlags: flags });
     await c.ready();
     assert.equal((await get(`http://127.0.0.1:${port}/`)).status, 200);

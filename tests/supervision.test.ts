@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { alive, Corral, freePort, ROOT, RUNTIME, runCorral, stopAll, waitFor } from "./_helpers/corral.ts";
+import { alive, Corral, freePort, ROOT, runCorral, RUNTIME, stopAll, waitFor } from "./_helpers/corral.ts";
 import { get } from "./_helpers/http.ts";
 import { assertNoLoss, startLoad } from "./_helpers/load.ts";
 
@@ -46,10 +46,16 @@ describe(`HUP, TTIN, TTOU (${RUNTIME})`, () => {
     assert.ok(result.requests > 0);
     assert.ok(before.every((p) => !c.workerPids().slice(-2).includes(p)));
     // Each old worker drains (up to 1 s, Connection: close) before it stops.
-    await waitFor("every older generation gone", () => c.workerPids().slice(0, -2).every((p) => !alive(p)), 10_000);
+    await waitFor(
+      "every older generation gone",
+      () => c.workerPids().slice(0, -2).every((p) => !alive(p)),
+      10_000,
+    );
     const now = c.workerPids().slice(-2);
     const seen = new Set<number>();
-    for (let i = 0; i < 100 && seen.size < 2; i++) seen.add(Number((await get(`http://127.0.0.1:${port}/`)).body));
+    for (let i = 0; i < 100 && seen.size < 2; i++) {
+      seen.add(Number((await get(`http://127.0.0.1:${port}/`)).body));
+    }
     assert.deepEqual([...seen].sort(), now.sort(), "the newest generation serves");
     c.kill("SIGTERM");
     assert.equal((await c.exit()).code, 0);
@@ -65,7 +71,9 @@ describe(`HUP, TTIN, TTOU (${RUNTIME})`, () => {
     const before = c.workerPids();
     writeFileSync(app, "export default { fetch( { return };\n");
     c.kill("SIGHUP");
-    await c.waitForLog(/Reload failed: Cannot load app ".*app.ts": SyntaxError.*; the old workers keep serving/);
+    await c.waitForLog(
+      /Reload failed: Cannot load app ".*app.ts": SyntaxError.*; the old workers keep serving/,
+    );
     assert.ok(before.every(alive), "old workers still running");
     const reply = await get(`http://127.0.0.1:${port}/`);
     assert.ok(before.includes(Number(reply.body)), "an old worker answered");
@@ -110,18 +118,32 @@ describe(`HUP, TTIN, TTOU (${RUNTIME})`, () => {
 });
 
 describe(`recycling and hang detection (${RUNTIME})`, () => {
-  test("--max-requests recycles workers with their replacement first, losing nothing", ZERO_LOSS, async () => {
-    const port = await freePort();
-    const c = new Corral(["-w", "2", "--max-requests", "30", "--max-requests-jitter", "10", "-b", `127.0.0.1:${port}`, APP]);
-    await c.ready();
-    const load = startLoad(`http://127.0.0.1:${port}/`, 4);
-    await waitFor("three recyclings", () => count(c.stderr, /--max-requests\): recycling/) >= 3, 30_000);
-    const result = await load.stop();
-    assertNoLoss(result, 3);
-    await waitFor("three replacements", () => c.workerPids().length >= 5);
-    c.kill("SIGTERM");
-    assert.equal((await c.exit()).code, 0);
-  });
+  test(
+    "--max-requests recycles workers with their replacement first, losing nothing",
+    ZERO_LOSS,
+    async () => {
+      const port = await freePort();
+      const c = new Corral([
+        "-w",
+        "2",
+        "--max-requests",
+        "30",
+        "--max-requests-jitter",
+        "10",
+        "-b",
+        `127.0.0.1:${port}`,
+        APP,
+      ]);
+      await c.ready();
+      const load = startLoad(`http://127.0.0.1:${port}/`, 4);
+      await waitFor("three recyclings", () => count(c.stderr, /--max-requests\): recycling/) >= 3, 30_000);
+      const result = await load.stop();
+      assertNoLoss(result, 3);
+      await waitFor("three replacements", () => c.workerPids().length >= 5);
+      c.kill("SIGTERM");
+      assert.equal((await c.exit()).code, 0);
+    },
+  );
 
   test("--timeout kills a worker whose event loop is stuck and names the request in flight", T, async () => {
     const port = await freePort();
@@ -130,12 +152,17 @@ describe(`recycling and hang detection (${RUNTIME})`, () => {
     const [stuck] = c.workerPids();
     const spin = get(`http://127.0.0.1:${port}/spin?ms=20000`).catch((e) => e);
     await c.waitForLog(
-      new RegExp(`WORKER TIMEOUT \\(pid:${stuck}\\): its event loop has been blocked for [\\d.]+ s; in flight: GET http://127.0.0.1:${port}/spin\\?ms=20000 \\([\\d.]+ s\\)`),
+      new RegExp(
+        `WORKER TIMEOUT \\(pid:${stuck}\\): its event loop has been blocked for [\\d.]+ s; in flight: GET http://127.0.0.1:${port}/spin\\?ms=20000 \\([\\d.]+ s\\)`,
+      ),
     );
     assert.match(c.stderr, /\[CRITICAL\] WORKER TIMEOUT/);
     assert.ok((await spin) instanceof Error, "the stuck request failed");
     await waitFor("a replacement", () => c.workerPids().length === 2);
-    await waitFor("the replacement to serve", async () => (await get(`http://127.0.0.1:${port}/`)).status === 200);
+    await waitFor(
+      "the replacement to serve",
+      async () => (await get(`http://127.0.0.1:${port}/`)).status === 200,
+    );
     assert.ok(!alive(stuck as number));
     c.kill("SIGTERM");
     await c.exit();
@@ -157,24 +184,30 @@ describe(`recycling and hang detection (${RUNTIME})`, () => {
     await c.ready();
     const [big] = c.workerPids();
     assert.equal((await get(`http://127.0.0.1:${port}/grow?mb=400`)).status, 200);
-    await c.waitForLog(new RegExp(`Worker \\(pid:${big}\\) uses \\d+ MB, over --max-worker-memory 300: recycling`));
+    await c.waitForLog(
+      new RegExp(`Worker \\(pid:${big}\\) uses \\d+ MB, over --max-worker-memory 300: recycling`),
+    );
     await waitFor("the big worker to stop", () => !alive(big as number), 10_000);
     assert.equal((await get(`http://127.0.0.1:${port}/`)).status, 200);
     c.kill("SIGTERM");
     await c.exit();
   });
 
-  test("a worker that keeps crashing after boot is respawned with back-off, logged once per burst", T, async () => {
-    const port = await freePort();
-    const c = new Corral(["-w", "1", "-b", `127.0.0.1:${port}`, APP], { env: { CRASH_AFTER_MS: "100" } });
-    await c.ready();
-    await c.waitForLog(/\(4 in a row\); next try in 800 ms/, 20_000);
-    const spawns = c.workerPids().length;
-    assert.ok(spawns >= 4 && spawns <= 6, `${spawns} spawns`);
-    assert.equal(count(c.stderr, /in a row\)/), 3, "lines for failures 1, 2 and 4 only");
-    c.kill("SIGTERM");
-    assert.equal((await c.exit()).code, 0);
-  });
+  test(
+    "a worker that keeps crashing after boot is respawned with back-off, logged once per burst",
+    T,
+    async () => {
+      const port = await freePort();
+      const c = new Corral(["-w", "1", "-b", `127.0.0.1:${port}`, APP], { env: { CRASH_AFTER_MS: "100" } });
+      await c.ready();
+      await c.waitForLog(/\(4 in a row\); next try in 800 ms/, 20_000);
+      const spawns = c.workerPids().length;
+      assert.ok(spawns >= 4 && spawns <= 6, `${spawns} spawns`);
+      assert.equal(count(c.stderr, /in a row\)/), 3, "lines for failures 1, 2 and 4 only");
+      c.kill("SIGTERM");
+      assert.equal((await c.exit()).code, 0);
+    },
+  );
 });
 
 describe(`pid file (${RUNTIME})`, () => {
@@ -186,7 +219,10 @@ describe(`pid file (${RUNTIME})`, () => {
     assert.equal(readFileSync(pidfile, "utf8").trim(), String(c.pid));
     const second = await runCorral(["--pid", pidfile, "-b", `127.0.0.1:${await freePort()}`, APP], 10_000);
     assert.equal(second.code, 3);
-    assert.match(second.stderr, new RegExp(`Cannot write --pid "${pidfile}": it holds pid ${c.pid}, which is running`));
+    assert.match(
+      second.stderr,
+      new RegExp(`Cannot write --pid "${pidfile}": it holds pid ${c.pid}, which is running`),
+    );
     c.kill("SIGTERM");
     await c.exit();
     assert.ok(!existsSync(pidfile));
@@ -205,28 +241,32 @@ describe(`pid file (${RUNTIME})`, () => {
 });
 
 describe(`USR2 upgrade in place (${RUNTIME})`, () => {
-  test("a new master takes over the port beside the old one, which then drains and exits 0", ZERO_LOSS, async () => {
-    const port = await freePort();
-    const pidfile = join(mkdtempSync(join(tmpdir(), "corral-pid-")), "corral.pid");
-    const c = new Corral(["-w", "2", "-p", pidfile, "-b", `127.0.0.1:${port}`, APP]);
-    await c.ready();
-    const oldWorkers = c.workerPids();
-    const load = startLoad(`http://127.0.0.1:${port}/`);
-    c.kill("SIGUSR2");
-    await c.waitForLog(/Upgrade: started a new master with pid (\d+)/);
-    const newMaster = Number(/Upgrade: started a new master with pid (\d+)/.exec(c.stderr)?.[1]);
-    await c.waitForLog(/Upgrade: serving; asking the old master \(pid \d+\) to drain/, 20_000);
-    assert.equal((await c.exit(20_000)).code, 0, "the old master drained and exited 0");
-    const result = await load.stop();
-    assert.ok(alive(newMaster), "the new master runs on");
-    assert.equal(readFileSync(pidfile, "utf8").trim(), String(newMaster));
-    const reply = await get(`http://127.0.0.1:${port}/`);
-    assert.ok(!oldWorkers.includes(Number(reply.body)), "a new worker answers");
-    assertNoLoss(result, 1);
-    process.kill(newMaster, "SIGTERM");
-    await waitFor("the new master to stop", () => !alive(newMaster), 10_000);
-    assert.ok(!existsSync(pidfile));
-  });
+  test(
+    "a new master takes over the port beside the old one, which then drains and exits 0",
+    ZERO_LOSS,
+    async () => {
+      const port = await freePort();
+      const pidfile = join(mkdtempSync(join(tmpdir(), "corral-pid-")), "corral.pid");
+      const c = new Corral(["-w", "2", "-p", pidfile, "-b", `127.0.0.1:${port}`, APP]);
+      await c.ready();
+      const oldWorkers = c.workerPids();
+      const load = startLoad(`http://127.0.0.1:${port}/`);
+      c.kill("SIGUSR2");
+      await c.waitForLog(/Upgrade: started a new master with pid (\d+)/);
+      const newMaster = Number(/Upgrade: started a new master with pid (\d+)/.exec(c.stderr)?.[1]);
+      await c.waitForLog(/Upgrade: serving; asking the old master \(pid \d+\) to drain/, 20_000);
+      assert.equal((await c.exit(20_000)).code, 0, "the old master drained and exited 0");
+      const result = await load.stop();
+      assert.ok(alive(newMaster), "the new master runs on");
+      assert.equal(readFileSync(pidfile, "utf8").trim(), String(newMaster));
+      const reply = await get(`http://127.0.0.1:${port}/`);
+      assert.ok(!oldWorkers.includes(Number(reply.body)), "a new worker answers");
+      assertNoLoss(result, 1);
+      process.kill(newMaster, "SIGTERM");
+      await waitFor("the new master to stop", () => !alive(newMaster), 10_000);
+      assert.ok(!existsSync(pidfile));
+    },
+  );
 
   test("an upgrade whose new master cannot start leaves the old one serving", T, async () => {
     const dir = mkdtempSync(join(tmpdir(), "corral-usr2-"));
@@ -237,7 +277,10 @@ describe(`USR2 upgrade in place (${RUNTIME})`, () => {
     await c.ready();
     writeFileSync(app, "export const nothing = 1;\n");
     c.kill("SIGUSR2");
-    await c.waitForLog(/Upgrade failed: the new master \(pid \d+\) exited with code 4; this master keeps serving/, 20_000);
+    await c.waitForLog(
+      /Upgrade failed: the new master \(pid \d+\) exited with code 4; this master keeps serving/,
+      20_000,
+    );
     assert.equal((await get(`http://127.0.0.1:${port}/`)).status, 200);
     c.kill("SIGTERM");
     assert.equal((await c.exit()).code, 0);
@@ -245,24 +288,28 @@ describe(`USR2 upgrade in place (${RUNTIME})`, () => {
 });
 
 describe(`hooks from mod.ts serve() (${RUNTIME})`, () => {
-  test("each hook runs at its point; a throwing hook is logged by name and the master goes on", T, async () => {
-    const port = await freePort();
-    const c = new Corral([], { script: "tests/apps/hooks.ts", env: { TEST_PORT: String(port) } });
-    await c.ready();
-    await c.waitForLog(/hook whenReady/);
-    const [worker] = c.workerPids();
-    process.kill(worker as number, "SIGKILL");
-    await c.waitForLog(new RegExp(`hook childExit pid=${worker} signal=SIGKILL`));
-    c.kill("SIGTTIN");
-    await c.waitForLog(/hook nworkersChanged 2 1/);
-    c.kill("SIGHUP");
-    await c.waitForLog(/hook onReload/);
-    await c.waitForLog(/Reloaded: 2 new workers serving/);
-    c.kill("SIGTERM");
-    assert.equal((await c.exit()).code, 0);
-    for (const name of ["onStarting", "preFork age=1", "postWorkerInit", "workerExit", "onExit"]) {
-      assert.match(c.stderr, new RegExp(`hook ${name}`));
-    }
-    assert.match(c.stderr, /Hook onStarting failed: thrown on purpose/);
-  });
+  test(
+    "each hook runs at its point; a throwing hook is logged by name and the master goes on",
+    T,
+    async () => {
+      const port = await freePort();
+      const c = new Corral([], { script: "tests/apps/hooks.ts", env: { TEST_PORT: String(port) } });
+      await c.ready();
+      await c.waitForLog(/hook whenReady/);
+      const [worker] = c.workerPids();
+      process.kill(worker as number, "SIGKILL");
+      await c.waitForLog(new RegExp(`hook childExit pid=${worker} signal=SIGKILL`));
+      c.kill("SIGTTIN");
+      await c.waitForLog(/hook nworkersChanged 2 1/);
+      c.kill("SIGHUP");
+      await c.waitForLog(/hook onReload/);
+      await c.waitForLog(/Reloaded: 2 new workers serving/);
+      c.kill("SIGTERM");
+      assert.equal((await c.exit()).code, 0);
+      for (const name of ["onStarting", "preFork age=1", "postWorkerInit", "workerExit", "onExit"]) {
+        assert.match(c.stderr, new RegExp(`hook ${name}`));
+      }
+      assert.match(c.stderr, /Hook onStarting failed: thrown on purpose/);
+    },
+  );
 });

@@ -3,7 +3,15 @@
 import process from "node:process";
 import { lines } from "./_lines.ts";
 import { bindError } from "./_bind_error.ts";
-import type { ChildProcess, RemoteAddr, Runtime, ServeInfo, ServeSpec, Signal, SpawnOptions } from "./types.ts";
+import type {
+  ChildProcess,
+  RemoteAddr,
+  Runtime,
+  ServeInfo,
+  ServeSpec,
+  Signal,
+  SpawnOptions,
+} from "./types.ts";
 
 type BunServer = Bun.Server;
 

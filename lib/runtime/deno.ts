@@ -1,7 +1,15 @@
 /** The Deno side of the runtime seam. */
 import { lines } from "./_lines.ts";
 import { bindError } from "./_bind_error.ts";
-import type { ChildExit, ChildProcess, Runtime, ServeSpec, Signal, SpawnOptions, WorkerNeeds } from "./types.ts";
+import type {
+  ChildExit,
+  ChildProcess,
+  Runtime,
+  ServeSpec,
+  Signal,
+  SpawnOptions,
+  WorkerNeeds,
+} from "./types.ts";
 
 const _PERMISSIONS = ["read", "write", "net", "env", "run", "sys", "ffi", "import"] as const;
 
@@ -57,7 +65,14 @@ function _selfCommand(needs: WorkerNeeds = { read: [], write: [], net: [] }): st
       }
     } catch { /* fall through to what the permission API can tell */ }
   }
-  return [Deno.execPath(), "run", ..._permissionFlags(needs), ..._extraFlags(), "--unstable-net", Deno.mainModule];
+  return [
+    Deno.execPath(),
+    "run",
+    ..._permissionFlags(needs),
+    ..._extraFlags(),
+    "--unstable-net",
+    Deno.mainModule,
+  ];
 }
 
 function _spawn(argv: string[], options: SpawnOptions = {}): ChildProcess {

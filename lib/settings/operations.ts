@@ -28,7 +28,6 @@ export const OPERATIONS_SETTINGS: readonly Setting[] = [
     default: null,
     defaultText: "off",
     parse: (raw, ctx) => path(one(raw), ctx),
-    description:
-      "A unix socket (mode 0600) for `corral ctl --socket PATH status|reload|scale N|stop`.",
+    description: "A unix socket (mode 0600) for `corral ctl --socket PATH status|reload|scale N|stop`.",
   }),
 ];

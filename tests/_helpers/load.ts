@@ -51,5 +51,8 @@ export function assertNoLoss(result: LoadResult, events: number): void {
   if (IS_BUN) return assert.equal(result.failed, 0, why);
   assert.ok(result.errors.every((e) => e === "socket hang up"), why);
   const bound = Math.max(2 * events, Math.ceil(result.requests * 0.005));
-  assert.ok(result.failed <= bound, `${result.failed} of ${result.requests} failed (at most ${bound}): ${why}`);
+  assert.ok(
+    result.failed <= bound,
+    `${result.failed} of ${result.requests} failed (at most ${bound}): ${why}`,
+  );
 }

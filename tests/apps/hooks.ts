@@ -4,7 +4,9 @@ import process from "node:process";
 import { serve } from "../../mod.ts";
 
 // Synchronous: a worker exits right after workerExit, and Deno drops pending stream writes.
-const say = (line: string) => writeSync(2, `hook ${line}\n`);
+const say = (line: string): void => {
+  writeSync(2, `hook ${line}\n`);
+};
 const code = await serve({
   app: { fetch: () => new Response("hooked") },
   bind: [`127.0.0.1:${process.env.TEST_PORT ?? "0"}`],
