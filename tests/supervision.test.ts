@@ -254,16 +254,21 @@ describe(`USR2 upgrade in place (${RUNTIME})`, () => {
       c.kill("SIGUSR2");
       await c.waitForLog(/Upgrade: started a new master with pid (\d+)/);
       const newMaster = Number(/Upgrade: started a new master with pid (\d+)/.exec(c.stderr)?.[1]);
-      await c.waitForLog(/Upgrade: serving; asking the old master \(pid \d+\) to drain/, 20_000);
-      assert.equal((await c.exit(20_000)).code, 0, "the old master drained and exited 0");
-      const result = await load.stop();
-      assert.ok(alive(newMaster), "the new master runs on");
-      assert.equal(readFileSync(pidfile, "utf8").trim(), String(newMaster));
-      const reply = await get(`http://127.0.0.1:${port}/`);
-      assert.ok(!oldWorkers.includes(Number(reply.body)), "a new worker answers");
-      assertNoLoss(result, 1);
-      process.kill(newMaster, "SIGTERM");
-      await waitFor("the new master to stop", () => !alive(newMaster), 10_000);
+      // The new master is no child of this test: stop it whatever happens below.
+      try {
+        await c.waitForLog(/Upgrade: serving; asking the old master \(pid \d+\) to drain/, 20_000);
+        assert.equal((await c.exit(20_000)).code, 0, "the old master drained and exited 0");
+        const result = await load.stop();
+        assert.ok(alive(newMaster), "the new master runs on");
+        assert.equal(readFileSync(pidfile, "utf8").trim(), String(newMaster));
+        const reply = await get(`http://127.0.0.1:${port}/`);
+        assert.ok(!oldWorkers.includes(Number(reply.body)), "a new worker answers");
+        assertNoLoss(result, 1);
+        process.kill(newMaster, "SIGTERM");
+        await waitFor("the new master to stop", () => !alive(newMaster), 10_000);
+      } finally {
+        if (alive(newMaster)) process.kill(newMaster, "SIGKILL");
+      }
       assert.ok(!existsSync(pidfile));
     },
   );
