@@ -1,0 +1,345 @@
+/**
+ * Hello-world throughput and server CPU per request: `corral -w 1` against
+ * a bare Deno.serve / Bun.serve (wrk, TCP), then corral over a unix socket,
+ * direct (-w 1) and relayed by the master (-w 2), with a small keep-alive
+ * client. The server's whole process tree runs on core 0, the load
+ * generator on core 1. Only node: built-ins, so it runs on Deno and Bun.
+ *
+ * `deno run -A scripts/bench.ts`, `bun scripts/bench.ts`; `--help` lists the flags.
+ * @module
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import hello from "../examples/hello.ts";
+import { freePort, type Reply, type Target, waitUntilServing } from "./_bench_http.ts";
+import { clientLoad, type Count, type Load, wrkLoad } from "./_bench_load.ts";
+import {
+  findTools,
+  type Options,
+  parseOptions,
+  ROOT,
+  runtimeCommand,
+  type RuntimeName,
+  type Tools,
+  USAGE,
+  UsageError,
+} from "./_bench_options.ts";
+import { clockTicks, coreTicks, killAllServers, ownTicks, run, Server, treeTicks } from "./_bench_proc.ts";
+import { fixed, int, markdownTable, median, spread } from "./_bench_table.ts";
+
+const SERVER_CPU = 0;
+const LOAD_CPU = 1;
+const BOOT_TIMEOUT_MS = 20_000;
+/** A run that others disturbed more than --max-other-load is done again, this many times at most. */
+const RETRIES = 2;
+/** Longest wait for the other programs on the machine to go quiet before a run. */
+const QUIET_WAIT_MS = 30_000;
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+const EXIT_MISSING_TOOL = 3;
+
+/** One server to measure; `workers: null` is the bare baseline. */
+interface Spec {
+  readonly label: string;
+  readonly runtime: RuntimeName;
+  readonly transport: "tcp" | "unix";
+  readonly workers: number | null;
+}
+
+/** One measured run. */
+interface Sample extends Count {
+  readonly cpuUsPerRequest: number;
+  /** How busy the server kept its core, in %: near 100, the load generator was not the limit. */
+  readonly serverCore: number;
+  /**
+   * CPU time on the two cores used by neither the server, the load
+   * generator nor this script, in % of one core: someone else's load.
+   */
+  readonly otherLoad: number;
+}
+
+interface Env {
+  readonly tools: Tools;
+  readonly tmp: string;
+  readonly clockTicks: number;
+  readonly expected: { readonly body: string; readonly type: string };
+}
+
+function _serverArgv(spec: Spec, target: Target, tools: Tools, corralArgs: readonly string[]): string[] {
+  const command = runtimeCommand(tools, spec.runtime);
+  if (spec.workers === null) {
+    if ("path" in target) throw new TypeError("The bare servers listen on TCP only");
+    return [...command, `examples/bare_${spec.runtime}.ts`, String(target.port)];
+  }
+  const bind = "path" in target ? `unix:${target.path}` : `127.0.0.1:${target.port}`;
+  return [...command, "cli.ts", "-w", String(spec.workers), "-b", bind, ...corralArgs, "examples/hello.ts"];
+}
+
+function _checkReply(spec: Spec, reply: Reply, expected: Env["expected"]): void {
+  const type = reply.headers["content-type"];
+  if (reply.status !== 200 || reply.body !== expected.body || type !== expected.type) {
+    throw new Error(
+      `${spec.runtime} ${spec.label} does not answer as examples/hello.ts does: ` +
+        `${reply.status} ${type} ${JSON.stringify(reply.body)}`,
+    );
+  }
+}
+
+/** CPU counters at one instant: the server tree, this script with its reaped load generators, both cores. */
+function _mark(server: Server) {
+  const cores = [SERVER_CPU, LOAD_CPU].map(coreTicks);
+  return {
+    tree: treeTicks(server.pid),
+    own: ownTicks(),
+    busy: cores.reduce((sum, c) => sum + c.busy, 0),
+    // One core's elapsed ticks, so that "other load" is in % of one core.
+    total: cores[0]?.total ?? 0,
+  };
+}
+
+/** Starts one server, warms it up, measures one run, stops its whole tree. */
+async function measure(spec: Spec, load: Load, opts: Options, env: Env): Promise<Sample> {
+  const target: Target = spec.transport === "unix"
+    ? { path: join(env.tmp, `${spec.runtime}-w${spec.workers}.sock`) }
+    : { port: await freePort() };
+  const server = new Server(_serverArgv(spec, target, env.tools, opts.corralArgs), SERVER_CPU, ROOT);
+  try {
+    // The master says when every worker is up; a reply alone may come from the first of two.
+    if (spec.workers !== null) await server.waitForLog(/Ready: \d+ workers? serving/, BOOT_TIMEOUT_MS);
+    _checkReply(spec, await waitUntilServing(target, BOOT_TIMEOUT_MS, () => server.exited), env.expected);
+    if (opts.warmup > 0) await load(target, opts.warmup);
+    const before = _mark(server);
+    const count = await load(target, opts.duration);
+    const after = _mark(server);
+    // A process that left the tree took its CPU time with it, and the figure would be low.
+    const lost = [...before.tree.keys()].filter((pid) => !after.tree.has(pid));
+    if (lost.length > 0) {
+      throw new Error(`${spec.label}: process(es) ${lost.join(", ")} exited during the run`);
+    }
+    let ticks = 0;
+    for (const [pid, t] of after.tree) ticks += t - (before.tree.get(pid) ?? 0);
+    const other = after.busy - before.busy - ticks - (after.own - before.own);
+    const elapsed = after.total - before.total;
+    return {
+      ...count,
+      cpuUsPerRequest: count.requests > 0 ? ticks / env.clockTicks * 1e6 / count.requests : NaN,
+      serverCore: elapsed > 0 ? ticks / elapsed * 100 : 0,
+      otherLoad: elapsed > 0 ? Math.max(0, other) / elapsed * 100 : 0,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+/**
+ * Waits, up to QUIET_WAIT_MS, for a half-second in which other programs
+ * used at most `maxPercent` of a core on the two cores: on a shared
+ * machine, starting in a lull saves runs that would be done again.
+ */
+async function _waitForQuiet(maxPercent: number): Promise<void> {
+  const deadline = Date.now() + QUIET_WAIT_MS;
+  const busy = () => [SERVER_CPU, LOAD_CPU].map(coreTicks).reduce((sum, c) => sum + c.busy, 0);
+  while (Date.now() < deadline) {
+    const [b0, t0] = [busy(), coreTicks(SERVER_CPU).total];
+    await new Promise((r) => setTimeout(r, 500));
+    const elapsed = coreTicks(SERVER_CPU).total - t0;
+    if (elapsed > 0 && (busy() - b0) / elapsed * 100 <= maxPercent) return;
+  }
+}
+
+/**
+ * Measures every spec `rounds` times, alternating the order so drift hits
+ * all alike. On a shared machine a run that other programs disturbed is
+ * done again, RETRIES times at most; the table shows what remained.
+ */
+async function measureAll(specs: Spec[], load: Load, opts: Options, env: Env): Promise<Map<Spec, Sample[]>> {
+  const samples = new Map<Spec, Sample[]>(specs.map((s) => [s, []]));
+  let n = 0;
+  for (let round = 0; round < opts.rounds; round++) {
+    for (const spec of round % 2 ? [...specs].reverse() : specs) {
+      n++;
+      for (let attempt = 0;; attempt++) {
+        await _waitForQuiet(opts.maxOtherLoad);
+        const s = await measure(spec, load, opts, env);
+        const again = s.otherLoad > opts.maxOtherLoad && attempt < RETRIES;
+        const rps = int(s.requests / s.seconds);
+        process.stderr.write(
+          `[${n}/${specs.length * opts.rounds}] ${spec.runtime} ${spec.label}: ${rps} req/s, ` +
+            `${fixed(s.cpuUsPerRequest)} µs/req, other load ${fixed(s.otherLoad, 0)}%${
+              again ? ", again" : ""
+            }\n`,
+        );
+        if (again) continue;
+        samples.get(spec)?.push(s);
+        break;
+      }
+    }
+  }
+  return samples;
+}
+
+const _rps = (samples: readonly Sample[]) => median(samples.map((s) => s.requests / s.seconds));
+
+function _row(spec: Spec, samples: readonly Sample[], base: readonly Sample[] | null): string[] {
+  const rps = samples.map((s) => s.requests / s.seconds);
+  return [
+    spec.label,
+    spec.runtime,
+    int(median(rps)),
+    base ? `${fixed(median(rps) / _rps(base), 3)}×` : "",
+    fixed(median(samples.map((s) => s.cpuUsPerRequest))),
+    `${fixed(median(samples.map((s) => s.serverCore)), 0)}%`,
+    `${samples.reduce((n, s) => n + s.non2xx, 0)} / ${samples.reduce((n, s) => n + s.errors, 0)}`,
+    `${fixed(spread(rps))}%`,
+    `${fixed(Math.max(...samples.map((s) => s.otherLoad)), 0)}%`,
+  ];
+}
+
+function _head(ratio: string): string[] {
+  return [
+    "server",
+    "runtime",
+    "req/s",
+    ratio,
+    "CPU µs/req",
+    "server core busy",
+    "non-2xx / socket errors",
+    "req/s spread",
+    "other load",
+  ];
+}
+
+async function tcpTable(opts: Options, env: Env): Promise<string> {
+  const pairs = opts.runtimes.map((runtime): [Spec, Spec] => [
+    { label: `bare ${runtime === "deno" ? "Deno" : "Bun"}.serve`, runtime, transport: "tcp", workers: null },
+    { label: "corral -w 1", runtime, transport: "tcp", workers: 1 },
+  ]);
+  const samples = await measureAll(pairs.flat(), wrkLoad(env.tools, opts.connections, LOAD_CPU), opts, env);
+  const rows = pairs.flatMap(([bare, corral]) => [
+    _row(bare, samples.get(bare) ?? [], null),
+    _row(corral, samples.get(corral) ?? [], samples.get(bare) ?? []),
+  ]);
+  const cpu = (samples: readonly Sample[]) => median(samples.map((s) => s.cpuUsPerRequest));
+  const verdicts = pairs.map(([bare, corral]) => {
+    const [b, c] = [samples.get(bare) ?? [], samples.get(corral) ?? []];
+    const ratio = _rps(c) / _rps(b);
+    // Requests per core-second: what a loaded machine gets out of each core, whatever else runs on it.
+    const perCore = cpu(b) / cpu(c);
+    return `corral -w 1 on ${corral.runtime}: ${fixed(ratio, 3)}× bare in req/s, ${fixed(perCore, 3)}× in ` +
+      `requests per CPU-second (target ≥ 0.97×): ${ratio >= 0.97 && perCore >= 0.97 ? "met" : "MISSED"}`;
+  });
+  return `${markdownTable(_head("vs bare"), rows)}\n\n${verdicts.join("\n")}`;
+}
+
+async function unixTable(opts: Options, env: Env): Promise<string> {
+  const groups = opts.runtimes.map((runtime): Spec[] => [
+    { label: "corral -w 1, TCP", runtime, transport: "tcp", workers: 1 },
+    { label: "corral -w 1, unix (direct)", runtime, transport: "unix", workers: 1 },
+    { label: "corral -w 2, unix (relay)", runtime, transport: "unix", workers: 2 },
+  ]);
+  const samples = await measureAll(
+    groups.flat(),
+    clientLoad(env.tools, opts.connections, LOAD_CPU),
+    opts,
+    env,
+  );
+  const rows = groups.flatMap((group) => {
+    const tcp = samples.get(group[0] as Spec) ?? [];
+    return group.map((spec) => _row(spec, samples.get(spec) ?? [], spec.transport === "tcp" ? null : tcp));
+  });
+  return `Load client: scripts/_bench_unix_client.ts on ${env.tools.client}\n\n` +
+    markdownTable(_head("vs TCP"), rows);
+}
+
+async function _setUp(args: string[]): Promise<{ opts: Options; tools: Tools } | number> {
+  let opts: Options | "help";
+  try {
+    opts = parseOptions(args);
+  } catch (err) {
+    if (!(err instanceof UsageError || err instanceof TypeError)) throw err;
+    process.stderr.write(`bench: ${err.message}\n${USAGE}\n`);
+    return EXIT_USAGE;
+  }
+  if (opts === "help") {
+    process.stdout.write(USAGE + "\n");
+    return 0;
+  }
+  const tools = findTools(opts);
+  if ("missing" in tools) {
+    process.stderr.write(tools.missing + "\n");
+    return EXIT_MISSING_TOOL;
+  }
+  // Any harmless program shows whether both cores can be pinned; getconf is one we have.
+  if (
+    (await run([tools.taskset, "-c", `${SERVER_CPU},${LOAD_CPU}`, tools.getconf, "CLK_TCK"], 5000)).code !== 0
+  ) {
+    process.stderr.write(
+      `bench: cannot pin to cores ${SERVER_CPU} and ${LOAD_CPU}; this benchmark needs 2\n`,
+    );
+    return EXIT_MISSING_TOOL;
+  }
+  return { opts, tools };
+}
+
+async function main(args: string[]): Promise<number> {
+  // `--peers`: corral beside Gunicorn, deno serve --parallel, Bun, Node cluster and PM2 (scripts/_bench_peers.ts).
+  if (args.includes("--peers")) {
+    const { peersMain } = await import("./_bench_peers.ts");
+    return await peersMain(args.filter((a) => a !== "--peers"));
+  }
+  const setUp = await _setUp(args);
+  if (typeof setUp === "number") return setUp;
+  const { opts, tools } = setUp;
+  const reference = await hello.fetch(new Request("http://127.0.0.1/"));
+  const env: Env = {
+    tools,
+    tmp: mkdtempSync(join(tmpdir(), "corral-bench-")),
+    clockTicks: await clockTicks(),
+    expected: { body: await reference.text(), type: reference.headers.get("content-type") ?? "" },
+  };
+  const perRuntime = (opts.tables.includes("tcp") ? 2 : 0) + (opts.tables.includes("unix") ? 3 : 0);
+  const runs = opts.rounds * opts.runtimes.length * perRuntime * (1 + RETRIES);
+  const boundS = runs * (opts.warmup + opts.duration + QUIET_WAIT_MS / 1000 + 40) + 60;
+  // Every step has its own timeout; this is the backstop for the whole run.
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`bench: gave up after ${boundS} s\n`);
+    killAllServers();
+    process.exit(EXIT_FAILED);
+  }, boundS * 1000);
+  process.stderr.write(
+    `bench: ${opts.rounds} round(s), ${opts.warmup} s warm-up + ${opts.duration} s per server, ` +
+      `${opts.connections} connections; server on core ${SERVER_CPU}, load on core ${LOAD_CPU}\n`,
+  );
+  try {
+    if (opts.tables.includes("tcp")) {
+      const table = await tcpTable(opts, env);
+      process.stdout.write(`\n## TCP: wrk -t1 -c${opts.connections} -d${opts.duration}s\n\n${table}\n`);
+    }
+    if (opts.tables.includes("unix")) {
+      const table = await unixTable(opts, env);
+      process.stdout.write(
+        `\n## Unix socket: ${opts.connections} connections, ${opts.duration} s\n\n${table}\n`,
+      );
+    }
+    return 0;
+  } catch (err) {
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : err}\n`);
+    return EXIT_FAILED;
+  } finally {
+    clearTimeout(watchdog);
+    killAllServers();
+    rmSync(env.tmp, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.main) {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      killAllServers();
+      process.exit(EXIT_FAILED);
+    });
+  }
+  process.exit(await main(process.argv.slice(2)));
+}
