@@ -102,6 +102,7 @@ export class Arbiter implements OperationsSource {
   #bootFailures = 0;
   #respawnAt = 0;
   #everReady = false;
+  #haltPending = false;
   #exitCode: ExitCode | null = null;
 
   constructor(options: ArbiterOptions) {
@@ -335,6 +336,7 @@ export class Arbiter implements OperationsSource {
    * as their replacements serve.
    */
   manageWorkers(): void {
+    if (this.#haltPending) return;
     const records = [...this.#records.values()];
     const pool = poolOf(records);
     // The crash-loop back-off ends once the whole pool has stayed up.
@@ -416,8 +418,10 @@ export class Arbiter implements OperationsSource {
     }
     if (!worker.ready) {
       if (status.code === ExitCode.APP_LOAD_ERROR || status.code === ExitCode.WORKER_BOOT_ERROR) {
-        // Its boot_error message, with the reason, may still be on its way.
+        // Its boot_error message, with the reason, may still be on its way;
+        // until then (or the halt), spawn nothing: no respawn loop.
         const code = status.code;
+        this.#haltPending = !this.#everReady;
         setTimeout(() => this.#bootFailed(worker, code, `Worker (pid:${pid}) failed to boot`), 250);
         return;
       }
