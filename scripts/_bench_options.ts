@@ -25,7 +25,7 @@ export const USAGE = `Usage: scripts/bench.ts [OPTIONS]
       --runtimes LIST        deno,bun (default both)
       --tables LIST          tcp,unix (default both)
       --client RUNTIME       runtime of the unix-table load client (default bun, else deno)
-      --corral-args ARGS     extra corral flags, split on spaces, e.g. "--timeout 0"
+      --corral-args=ARGS     extra corral flags, split on spaces: --corral-args="--timeout 0"
       --max-other-load PCT   measure a run again when other programs used more than this
                              much of a core meanwhile (default 10)
       --quick                short runs, one round`;

@@ -14,33 +14,16 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { parseArgs } from "node:util";
 import { type BootTimes, measureBoot } from "./_bench_peers_boot.ts";
 import { findPeerTools, GTHREAD_THREADS, PEERS, type PeerTools } from "./_bench_peers_catalog.ts";
+import { parsePeerOptions, type PeerOptions, PEERS_USAGE } from "./_bench_peers_options.ts";
 import { type Config, measure, type RunEnv, type Sample } from "./_bench_peers_measure.ts";
 import { bootTable, type Row, scenarioTable, verdicts } from "./_bench_peers_report.ts";
 import { coreList, layout } from "./_bench_peers_start.ts";
-import { SCENARIO_NAMES, type ScenarioName, scenarios, writeLuaScript } from "./_bench_peers_wrk.ts";
+import { type ScenarioName, scenarios, writeLuaScript } from "./_bench_peers_wrk.ts";
 import { UsageError } from "./_bench_options.ts";
 import { clockTicks, coreTicks, killAllServers, which } from "./_bench_proc.ts";
 import { fixed, int } from "./_bench_table.ts";
-
-/** `--peers --help` text. */
-export const PEERS_USAGE = `Usage: scripts/bench.ts --peers [OPTIONS]
-  -d, --duration SECONDS     measured run per server (default 10; --quick: 3)
-  -w, --warmup SECONDS       warm-up run before it, not counted (default 2; --quick: 1)
-  -c, --connections N        concurrent keep-alive connections (default 50)
-  -r, --rounds N             runs of the key rows (corral and the bare servers, 1 worker),
-                             interleaved; the others run once (default 3; --quick: 1)
-      --workers LIST         worker counts (default 1,2)
-      --tables LIST          ${[...SCENARIO_NAMES, "boot"].join(",")} (default all): the workloads, and
-                             corral's worker boot
-      --only LIST            peer ids: ${PEERS.map((p) => p.id).join(",")}
-      --corral-args ARGS     extra corral flags, split on spaces, e.g. "--timeout 0"
-      --boot-starts N        corral starts per configuration for the boot table (default 5; --quick: 2)
-      --max-other-load PCT   measure a run again (once) when other programs used more than
-                             this much of a core meanwhile (default 10)
-      --quick                short runs, one round`;
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -49,80 +32,6 @@ const EXIT_MISSING_TOOL = 3;
 const QUIET_WAIT_MS = 10_000;
 /** The key rows: corral against the bare server of its runtime. */
 const KEY_IDS = new Set(["corral-deno", "deno-bare", "deno-parallel", "corral-bun", "bun-bare"]);
-
-interface Options {
-  readonly duration: number;
-  readonly warmup: number;
-  readonly connections: number;
-  readonly rounds: number;
-  readonly workers: readonly number[];
-  readonly scenarios: readonly ScenarioName[];
-  /** The boot table. */
-  readonly boot: boolean;
-  readonly only: readonly string[] | null;
-  readonly bootStarts: number;
-  readonly maxOtherLoad: number;
-  /** Extra flags for every corral server: to see what a setting costs. */
-  readonly corralArgs: readonly string[];
-}
-
-function _number(raw: string | undefined, fallback: number, flag: string, min: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (raw.trim() === "" || !Number.isFinite(n) || n < min) {
-    throw new UsageError(`Invalid value for ${flag}: "${raw}": expected a number >= ${min}`);
-  }
-  return n;
-}
-
-function _list(raw: string | undefined, allowed: readonly string[], flag: string): string[] | null {
-  if (raw === undefined) return null;
-  const items = raw.split(",").map((s) => s.trim()).filter(Boolean);
-  if (items.length === 0 || items.some((s) => !allowed.includes(s))) {
-    throw new UsageError(`Invalid value for ${flag}: "${raw}": expected a list of ${allowed.join(", ")}`);
-  }
-  return items;
-}
-
-/**
- * Parses the flags after `--peers`; "help" when --help was given.
- * @throws {UsageError|TypeError} on a bad value or an unknown flag.
- */
-export function parsePeerOptions(args: string[]): Options | "help" {
-  const { values: v } = parseArgs({
-    args,
-    options: {
-      duration: { type: "string", short: "d" },
-      warmup: { type: "string", short: "w" },
-      connections: { type: "string", short: "c" },
-      rounds: { type: "string", short: "r" },
-      workers: { type: "string" },
-      tables: { type: "string" },
-      only: { type: "string" },
-      "boot-starts": { type: "string" },
-      "corral-args": { type: "string", default: "" },
-      "max-other-load": { type: "string" },
-      quick: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-  if (v.help) return "help";
-  const tables = _list(v.tables, [...SCENARIO_NAMES, "boot"], "--tables") ?? [...SCENARIO_NAMES, "boot"];
-  const workers = (v.workers ?? "1,2").split(",").map((s) => _number(s, 1, "--workers", 1));
-  return {
-    duration: _number(v.duration, v.quick ? 3 : 10, "--duration", 1),
-    warmup: _number(v.warmup, v.quick ? 1 : 2, "--warmup", 0),
-    connections: Math.round(_number(v.connections, 50, "--connections", 1)),
-    rounds: Math.round(_number(v.rounds, v.quick ? 1 : 3, "--rounds", 1)),
-    workers: workers.map(Math.round),
-    scenarios: tables.filter((t): t is ScenarioName => t !== "boot"),
-    boot: tables.includes("boot"),
-    only: _list(v.only, PEERS.map((p) => p.id), "--only"),
-    bootStarts: Math.round(_number(v["boot-starts"], v.quick ? 2 : 5, "--boot-starts", 0)),
-    maxOtherLoad: _number(v["max-other-load"], 10, "--max-other-load", 0),
-    corralArgs: v["corral-args"].split(" ").filter(Boolean),
-  };
-}
 
 function _version(argv: string[]): string {
   try {
@@ -169,7 +78,11 @@ async function _waitForQuiet(maxPercent: number, cores: number): Promise<void> {
 }
 
 /** The rows to measure: every wanted peer whose program was found, with each worker count. */
-function configs(opts: Options, tools: PeerTools, cores: number): { configs: Config[]; skipped: string[] } {
+function configs(
+  opts: PeerOptions,
+  tools: PeerTools,
+  cores: number,
+): { configs: Config[]; skipped: string[] } {
   const skipped: string[] = [];
   const list: Config[] = [];
   for (const peer of PEERS) {
@@ -199,7 +112,7 @@ function configs(opts: Options, tools: PeerTools, cores: number): { configs: Con
 async function measureScenario(
   list: readonly Config[],
   name: ScenarioName,
-  opts: Options,
+  opts: PeerOptions,
   env: RunEnv,
 ): Promise<Row[]> {
   const scenario = scenarios().get(name);
@@ -242,7 +155,7 @@ async function measureScenario(
   }));
 }
 
-async function _boots(list: readonly Config[], opts: Options, env: RunEnv) {
+async function _boots(list: readonly Config[], opts: PeerOptions, env: RunEnv) {
   const boots: { label: string; workers: number; times: BootTimes }[] = [];
   for (const { peer, workers } of list.filter((c) => c.peer.corral)) {
     await _waitForQuiet(opts.maxOtherLoad, env.cores);
@@ -255,7 +168,7 @@ async function _boots(list: readonly Config[], opts: Options, env: RunEnv) {
   return boots;
 }
 
-function _layoutNote(opts: Options, cores: number): string {
+function _layoutNote(opts: PeerOptions, cores: number): string {
   return opts.workers.map((n) => {
     const l = layout(n, cores);
     return `- ${n} worker(s): server on core(s) ${coreList(l.server)}, wrk -t${l.load.length} on core(s) ` +
@@ -265,7 +178,7 @@ function _layoutNote(opts: Options, cores: number): string {
   }).join("\n");
 }
 
-async function _report(list: Config[], skipped: string[], opts: Options, env: RunEnv, wrkPath: string) {
+async function _report(list: Config[], skipped: string[], opts: PeerOptions, env: RunEnv, wrkPath: string) {
   const out = (text: string) => process.stdout.write(text + "\n");
   out(`## Peers\n\n${machine(env.tools, wrkPath)}`);
   out(
@@ -288,8 +201,10 @@ async function _report(list: Config[], skipped: string[], opts: Options, env: Ru
   }
 }
 
-function _setUp(args: string[]): { opts: Options; tools: PeerTools; wrk: string; taskset: string } | number {
-  let opts: Options | "help";
+function _setUp(
+  args: string[],
+): { opts: PeerOptions; tools: PeerTools; wrk: string; taskset: string } | number {
+  let opts: PeerOptions | "help";
   try {
     opts = parsePeerOptions(args);
   } catch (err) {
@@ -363,14 +278,4 @@ export async function peersMain(args: string[]): Promise<number> {
     killAllServers();
     rmSync(env.tmp, { recursive: true, force: true });
   }
-}
-
-if (import.meta.main) {
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.on(signal, () => {
-      killAllServers();
-      process.exit(EXIT_FAILED);
-    });
-  }
-  process.exit(await peersMain(process.argv.slice(2)));
 }

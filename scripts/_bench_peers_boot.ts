@@ -18,6 +18,12 @@ export interface BootTimes {
   readonly firstResponseMs: number[];
   /** One entry per worker booted: spawn to ready. */
   readonly workerBootMs: number[];
+  /**
+   * One entry per worker: its CPU time (all threads) when it was ready, in
+   * ms. Others' load stretches the wall time of a boot, hardly its CPU time:
+   * on a busy machine this says what the boot would take on an idle core.
+   */
+  readonly workerCpuMs: number[];
   /** Per start: others' CPU time meanwhile, in % of one core. */
   readonly otherLoad: number[];
 }
@@ -61,6 +67,7 @@ class _BootClock extends RegExp {
 interface _Start {
   readonly firstResponseMs: number;
   readonly workerBootMs: number[];
+  readonly workerCpuMs: number[];
   /** CPU time others used on the machine meanwhile, in % of one core (coarse: 10 ms ticks). */
   readonly otherLoad: number;
 }
@@ -79,14 +86,23 @@ async function _start(peer: Peer, workers: number, env: RunEnv): Promise<_Start>
     const firstResponseMs = await firstResponse(started, port, BOOT_TIMEOUT_MS);
     await ready;
     // Everything the new tree used since it started.
-    const tree = [...treeTicks(started.server.pid).values()].reduce((sum, t) => sum + t, 0);
+    const ticks = treeTicks(started.server.pid);
+    const tree = [...ticks.values()].reduce((sum, t) => sum + t, 0);
+    const workerCpuMs = [...clock.ready.keys()].map((pid) =>
+      (ticks.get(Number(pid)) ?? NaN) / env.clockTicks * 1000
+    );
     const other = busy() - busy0 - tree - (ownTicks() - own0);
     const elapsed = coreTicks(0).total - total0;
     const workerBootMs = clock.times();
     if (workerBootMs.length !== workers) {
       throw new Error(`${peer.label}: ${workerBootMs.length} of ${workers} worker boots found in the log`);
     }
-    return { firstResponseMs, workerBootMs, otherLoad: elapsed > 0 ? Math.max(0, other) / elapsed * 100 : 0 };
+    return {
+      firstResponseMs,
+      workerBootMs,
+      workerCpuMs,
+      otherLoad: elapsed > 0 ? Math.max(0, other) / elapsed * 100 : 0,
+    };
   } finally {
     await started.server.stop();
   }
@@ -104,12 +120,13 @@ export async function measureBoot(
   env: RunEnv,
   maxOtherLoad: number,
 ): Promise<BootTimes> {
-  const result: BootTimes = { firstResponseMs: [], workerBootMs: [], otherLoad: [] };
+  const result: BootTimes = { firstResponseMs: [], workerBootMs: [], workerCpuMs: [], otherLoad: [] };
   for (let i = 0; i < starts; i++) {
     let one = await _start(peer, workers, env);
     if (one.otherLoad > maxOtherLoad) one = await _start(peer, workers, env);
     result.firstResponseMs.push(one.firstResponseMs);
     result.workerBootMs.push(...one.workerBootMs);
+    result.workerCpuMs.push(...one.workerCpuMs);
     result.otherLoad.push(one.otherLoad);
   }
   return result;
