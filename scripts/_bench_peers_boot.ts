@@ -111,7 +111,7 @@ async function _start(peer: Peer, workers: number, env: RunEnv): Promise<_Start>
 /**
  * Starts `peer` (a corral) `starts` times with `workers` workers and times
  * each boot; a start that others disturbed by more than `maxOtherLoad` is
- * done again, once.
+ * done again, once, and the less disturbed of the two is kept.
  */
 export async function measureBoot(
   peer: Peer,
@@ -123,7 +123,10 @@ export async function measureBoot(
   const result: BootTimes = { firstResponseMs: [], workerBootMs: [], workerCpuMs: [], otherLoad: [] };
   for (let i = 0; i < starts; i++) {
     let one = await _start(peer, workers, env);
-    if (one.otherLoad > maxOtherLoad) one = await _start(peer, workers, env);
+    if (one.otherLoad > maxOtherLoad) {
+      const again = await _start(peer, workers, env);
+      if (again.otherLoad < one.otherLoad) one = again;
+    }
     result.firstResponseMs.push(one.firstResponseMs);
     result.workerBootMs.push(...one.workerBootMs);
     result.workerCpuMs.push(...one.workerCpuMs);

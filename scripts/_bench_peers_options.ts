@@ -18,10 +18,11 @@ export const PEERS_USAGE = `Usage: scripts/bench.ts --peers [OPTIONS]
       --tables LIST          ${[...SCENARIO_NAMES, "boot"].join(",")} (default all): the workloads, and
                              corral's worker boot
       --only LIST            peer ids: ${PEERS.map((p) => p.id).join(",")}
-      --corral-args ARGS     extra corral flags, split on spaces, e.g. "--timeout 0"
+      --corral-args=ARGS     extra corral flags, split on spaces: --corral-args="--timeout 0"
       --boot-starts N        corral starts per configuration for the boot table (default 5; --quick: 2)
-      --max-other-load PCT   measure a run again (once) when other programs used more than
-                             this much of a core meanwhile (default 10)
+      --max-other-load PCT   measure a run (or a boot) again, once, when other programs used
+                             more than this much of a core meanwhile, and keep the less
+                             disturbed of the two (default 10)
       --quick                short runs, one round`;
 
 /** The parsed flags. */
