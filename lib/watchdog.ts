@@ -10,6 +10,17 @@
  */
 import process from "node:process";
 
+/**
+ * Milliseconds since the epoch, from the monotonic clock: one read of
+ * performance.now() serves both a request's age and its latency, and a
+ * wall-clock step does not age every request at once. The main thread and
+ * the heartbeat thread each have their own timeOrigin; both are the epoch
+ * time of the same clock.
+ */
+export function clock(): number {
+  return performance.timeOrigin + performance.now();
+}
+
 /** How often the main thread stamps its tick. */
 export const TICK_MS = 250;
 /** Requests recorded individually; more in flight are only counted. */
@@ -75,6 +86,7 @@ export class Watchdog {
   readonly #texts: Uint8Array[] = [];
   readonly #free: number[] = [];
   readonly #encoder = new TextEncoder();
+  readonly #origin = performance.timeOrigin;
   #ticks = 0;
   /** Requests started since boot. */
   requests = 0;
@@ -89,51 +101,57 @@ export class Watchdog {
 
   /** Stamps the main loop's liveness and the request count; the heap once a second. */
   tick(): void {
-    this.#f64[_TICK] = Date.now();
+    this.#f64[_TICK] = clock();
     this.#f64[_REQUESTS] = this.requests;
     if (this.#ticks++ % 4 === 0) this.#f64[_HEAP] = process.memoryUsage().heapUsed;
   }
 
-  /** Records a request; returns its slot (or -1 when all are taken). */
-  begin(request: Request): number {
+  /**
+   * Records a request that started at `now` (performance.now()); returns
+   * its slot, or -1 when all are taken.
+   */
+  begin(request: Request, now: number): number {
     this.requests++;
     const slot = this.#free.pop();
     if (slot === undefined) {
       (this.#f64[_OVERFLOW] as number)++;
       return -1;
     }
-    const { written } = this.#encoder.encodeInto(
-      `${request.method} ${request.url}`,
+    this.#lengths[slot] = this.#encoder.encodeInto(
+      request.method + " " + request.url,
       this.#texts[slot] as Uint8Array,
-    );
-    this.#lengths[slot] = written;
-    this.#f64[_TIMES + slot] = Date.now();
+    ).written;
+    this.#f64[_TIMES + slot] = this.#origin + now;
     return slot;
   }
 
   /** Forgets a request recorded by {@link begin} and counts its response. */
   end(slot: number, startedAt: number, response: Response | null): void {
-    if (slot < 0) (this.#f64[_OVERFLOW] as number)--;
+    const f = this.#f64;
+    if (slot < 0) (f[_OVERFLOW] as number)--;
     else {
-      this.#f64[_TIMES + slot] = 0;
+      f[_TIMES + slot] = 0;
       this.#free.push(slot);
     }
     const seconds = (performance.now() - startedAt) / 1000;
-    const f = this.#f64;
     (f[_DURATION] as number) += seconds;
     let bucket = 0;
     while (bucket < LATENCY_BUCKETS.length && seconds > (LATENCY_BUCKETS[bucket] as number)) bucket++;
     (f[_HISTOGRAM + bucket] as number)++;
-    // A thrown handler is answered 500 by the server.
-    const status = response ? response.status : 500;
-    (f[_STATUS + Math.min(4, Math.max(0, Math.floor(status / 100) - 1))] as number)++;
-    const length = response?.headers.get("content-length");
-    if (length) (f[_BYTES] as number) += Number(length) || 0;
+    if (response === null) {
+      // A thrown handler is answered 500 by the server.
+      (f[_STATUS + 4] as number)++;
+      return;
+    }
+    const status = response.status;
+    (f[_STATUS + (status < 200 ? 0 : status >= 500 ? 4 : ((status / 100) | 0) - 1)] as number)++;
+    const length = response.headers.get("content-length");
+    if (length !== null) (f[_BYTES] as number) += Number(length) || 0;
   }
 }
 
 /** Reads the shared buffer (from the heartbeat thread). */
-export function readWatchdog(buffer: SharedArrayBuffer, now = Date.now()): WatchdogReading {
+export function readWatchdog(buffer: SharedArrayBuffer, now = clock()): WatchdogReading {
   const f64 = new Float64Array(buffer);
   const lengths = new Int32Array(buffer, _LENGTHS_BYTE, SLOTS);
   const decoder = new TextDecoder();

@@ -14,7 +14,7 @@ import { loadConfigHooks } from "./config_file.ts";
 import { callHook, type Hooks } from "./hooks.ts";
 import { IpcClient, type WorkerBoot } from "./ipc.ts";
 import { logger, setupLogging } from "./log.ts";
-import type { Handler, RunningServer, Runtime } from "./runtime/mod.ts";
+import type { Handler, RunningServer, Runtime, ServeInfo } from "./runtime/mod.ts";
 import { readTls } from "./tls.ts";
 import { TICK_MS, Watchdog } from "./watchdog.ts";
 
@@ -84,7 +84,7 @@ export class Worker {
       return _internalError();
     };
     this.#front = buildFront(handler, settings, { worker: this.#boot.age, onError });
-    const served = this.#drainable(this.#supervise(this.#front.handler));
+    const served = this.#supervise(this.#front.handler);
     for (const { address, reusePort, tls: useTls } of this.#boot.listen) {
       const spec = {
         ...this.#front.serve,
@@ -101,30 +101,29 @@ export class Worker {
   /**
    * Wraps the handler with what the master's supervision needs: requests in
    * flight for --timeout, the count for --max-requests, the counters for
-   * metrics. None of them on: the handler is served unchanged.
+   * metrics; and `Connection: close` while the worker drains. One wrapper,
+   * so one call more per request than the app's own.
    */
   #supervise(handler: Handler): Handler {
     const { timeout, maxRequests, maxRequestsJitter, maxWorkerMemory, metricsBind, controlSocket } =
       this.#boot.settings;
     const watched = timeout > 0 || maxRequests > 0 || maxWorkerMemory > 0 || metricsBind !== null ||
       controlSocket !== null;
-    if (!watched) return handler;
+    if (!watched) return this.#drainable(handler);
     const watchdog = this.#watchdog = new Watchdog();
     this.#startHeartbeat(watchdog);
     const limit = maxRequests > 0
       ? maxRequests + Math.floor(Math.random() * (maxRequestsJitter + 1))
       : Infinity;
-    let retired = false;
     return (request, info) => {
       const startedAt = performance.now();
-      const slot = watchdog.begin(request);
-      if (watchdog.requests >= limit && !retired) {
-        retired = true;
-        this.#ipc.send({ type: "retire", pid: process.pid, requests: watchdog.requests });
+      const slot = watchdog.begin(request, startedAt);
+      if (watchdog.requests === limit) {
+        this.#ipc.send({ type: "retire", pid: process.pid, requests: limit });
       }
       let response;
       try {
-        response = handler(request, info);
+        response = this.#draining ? this.#drainOne(handler, request, info) : handler(request, info);
       } catch (err) {
         watchdog.end(slot, startedAt, null);
         throw err;
@@ -160,12 +159,15 @@ export class Worker {
 
   /** While the worker drains, every answer says `Connection: close`. One boolean check otherwise. */
   #drainable(handler: Handler): Handler {
-    return (request, info) => {
-      if (!this.#draining) return handler(request, info);
-      this.#drained++;
-      const response = handler(request, info);
-      return response instanceof Promise ? response.then(withConnectionClose) : withConnectionClose(response);
-    };
+    return (request, info) =>
+      this.#draining ? this.#drainOne(handler, request, info) : handler(request, info);
+  }
+
+  /** One request served while the worker drains. */
+  #drainOne(handler: Handler, request: Request, info: ServeInfo): Response | Promise<Response> {
+    this.#drained++;
+    const response = handler(request, info);
+    return response instanceof Promise ? response.then(withConnectionClose) : withConnectionClose(response);
   }
 
   /** Serves with `Connection: close` until no request came for DRAIN_QUIET_MS, `maxMs` at most. */

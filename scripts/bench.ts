@@ -46,6 +46,8 @@ interface Spec {
   readonly runtime: RuntimeName;
   readonly transport: "tcp" | "unix";
   readonly workers: number | null;
+  /** corral flags of this variant, before --corral-args. */
+  readonly args?: readonly string[];
 }
 
 /** One measured run. */
@@ -76,7 +78,17 @@ function _serverArgv(spec: Spec, target: Target, tools: Tools, corralArgs: reado
     return [...command, `examples/bare_${spec.runtime}.ts`, String(target.port)];
   }
   const bind = "path" in target ? `unix:${target.path}` : `127.0.0.1:${target.port}`;
-  return [...command, "cli.ts", "-w", String(spec.workers), "-b", bind, ...corralArgs, "examples/hello.ts"];
+  return [
+    ...command,
+    "cli.ts",
+    "-w",
+    String(spec.workers),
+    "-b",
+    bind,
+    ...(spec.args ?? []),
+    ...corralArgs,
+    "examples/hello.ts",
+  ];
 }
 
 function _checkReply(spec: Spec, reply: Reply, expected: Env["expected"]): void {
@@ -220,26 +232,82 @@ function _head(ratio: string): string[] {
   ];
 }
 
-async function tcpTable(opts: Options, env: Env): Promise<string> {
-  const pairs = opts.runtimes.map((runtime): [Spec, Spec] => [
-    { label: `bare ${runtime === "deno" ? "Deno" : "Bun"}.serve`, runtime, transport: "tcp", workers: null },
-    { label: "corral -w 1", runtime, transport: "tcp", workers: 1 },
-  ]);
-  const samples = await measureAll(pairs.flat(), wrkLoad(env.tools, opts.connections, LOAD_CPU), opts, env);
-  const rows = pairs.flatMap(([bare, corral]) => [
-    _row(bare, samples.get(bare) ?? [], null),
-    _row(corral, samples.get(corral) ?? [], samples.get(bare) ?? []),
-  ]);
-  const cpu = (samples: readonly Sample[]) => median(samples.map((s) => s.cpuUsPerRequest));
-  const verdicts = pairs.map(([bare, corral]) => {
-    const [b, c] = [samples.get(bare) ?? [], samples.get(corral) ?? []];
-    const ratio = _rps(c) / _rps(b);
-    // Requests per core-second: what a loaded machine gets out of each core, whatever else runs on it.
-    const perCore = cpu(b) / cpu(c);
-    return `corral -w 1 on ${corral.runtime}: ${fixed(ratio, 3)}× bare in req/s, ${fixed(perCore, 3)}× in ` +
-      `requests per CPU-second (target ≥ 0.97×): ${ratio >= 0.97 && perCore >= 0.97 ? "met" : "MISSED"}`;
+/** The front's per-request checks off: Gunicorn's request limits and the proxy headers. */
+export const FRONT_OFF = [
+  "--limit-request-line",
+  "0",
+  "--limit-request-fields",
+  "0",
+  "--limit-request-field-size",
+  "0",
+  "--forwarded-allow-ips=",
+] as const;
+
+/** The variants of corral -w 1 the TCP table measures, after the bare server. */
+function _tcpVariants(runtime: RuntimeName, tmp: string): Spec[] {
+  const variant = (label: string, args: readonly string[]): Spec => ({
+    label,
+    runtime,
+    transport: "tcp",
+    workers: 1,
+    args,
   });
-  return `${markdownTable(_head("vs bare"), rows)}\n\n${verdicts.join("\n")}`;
+  return [
+    variant("corral -w 1", []),
+    variant("corral -w 1, access log on", ["--access-logfile", join(tmp, `access-${runtime}.log`)]),
+    variant("corral -w 1, limits and proxy headers off", FRONT_OFF),
+    // Nothing per request: what the architecture itself costs.
+    variant("corral -w 1, nothing per request", [...FRONT_OFF, "--timeout", "0"]),
+  ];
+}
+
+const _cpu = (samples: readonly Sample[]) => median(samples.map((s) => s.cpuUsPerRequest));
+
+/**
+ * The median over rounds of `a`'s figure ÷ `b`'s in the same round: the
+ * two ran back to back, so drift of the machine between rounds cancels
+ * out (measured here: single runs of one server vary by ±10%).
+ */
+function _paired(a: readonly Sample[], b: readonly Sample[], figure: (s: Sample) => number): number {
+  const n = Math.min(a.length, b.length);
+  return median(Array.from({ length: n }, (_, i) => figure(a[i] as Sample) / figure(b[i] as Sample)));
+}
+
+/** A line comparing `a` with `b` in req/s and in requests per CPU-second, against `target`. */
+function _verdict(what: string, a: readonly Sample[], b: readonly Sample[], target: number): string {
+  const ratio = _paired(a, b, (s) => s.requests / s.seconds);
+  // Requests per core-second: what a loaded machine gets out of each core, whatever else runs on it.
+  const perCore = _paired(a, b, (s) => 1 / s.cpuUsPerRequest);
+  return `${what}: ${fixed(ratio, 3)}× in req/s, ${fixed(perCore, 3)}× in requests per CPU-second ` +
+    `(target ≥ ${target}×): ${ratio >= target && perCore >= target ? "met" : "MISSED"}`;
+}
+
+async function tcpTable(opts: Options, env: Env): Promise<string> {
+  const groups = opts.runtimes.map((runtime): Spec[] => [
+    { label: `bare ${runtime === "deno" ? "Deno" : "Bun"}.serve`, runtime, transport: "tcp", workers: null },
+    ..._tcpVariants(runtime, env.tmp),
+  ]);
+  const samples = await measureAll(groups.flat(), wrkLoad(env.tools, opts.connections, LOAD_CPU), opts, env);
+  const of = (spec: Spec | undefined) => (spec && samples.get(spec)) ?? [];
+  const rows = groups.flatMap((group) =>
+    group.map((spec, i) => _row(spec, of(spec), i === 0 ? null : of(group[0])))
+  );
+  const verdicts = groups.flatMap(([bare, defaults, logged, frontOff, core]) => {
+    const rt = bare?.runtime;
+    const us = (spec: Spec | undefined) => fixed(_cpu(of(spec)) - _cpu(of(core)), 2);
+    return [
+      _verdict(`${rt}: corral -w 1 doing nothing per request ÷ bare`, of(core), of(bare), 0.97),
+      _verdict(`${rt}: corral -w 1 at its defaults ÷ bare`, of(defaults), of(bare), 0.97),
+      `${rt}: per request, --timeout's watchdog costs ${
+        us(frontOff)
+      } µs; with the limits and proxy headers, ` +
+      `the defaults cost ${us(defaults)} µs`,
+      _verdict(`${rt}: access log on ÷ off (defaults)`, of(logged), of(defaults), 0.85),
+    ];
+  });
+  return `${markdownTable(_head("vs bare"), rows)}\n\nRatios below: medians of each round's ratio.\n\n${
+    verdicts.join("\n")
+  }`;
 }
 
 async function unixTable(opts: Options, env: Env): Promise<string> {
@@ -310,7 +378,7 @@ async function main(args: string[]): Promise<number> {
   };
   // The signal handlers leave through process.exit, past the finally below.
   process.once("exit", () => rmSync(env.tmp, { recursive: true, force: true }));
-  const perRuntime = (opts.tables.includes("tcp") ? 2 : 0) + (opts.tables.includes("unix") ? 3 : 0);
+  const perRuntime = (opts.tables.includes("tcp") ? 5 : 0) + (opts.tables.includes("unix") ? 3 : 0);
   const runs = opts.rounds * opts.runtimes.length * perRuntime * (1 + RETRIES);
   const boundS = runs * (opts.warmup + opts.duration + QUIET_WAIT_MS / 1000 + 40) + 60;
   // Every step has its own timeout; this is the backstop for the whole run.

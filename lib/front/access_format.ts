@@ -19,6 +19,13 @@ export interface AccessRecord {
   readonly ms: number;
   /** When the response was ready, in milliseconds since the epoch. */
   readonly time: number;
+  /**
+   * Request fields already read by the front's walk over the headers
+   * (undefined: not read, ask the request).
+   */
+  readonly authorization?: string | null | undefined;
+  readonly referer?: string | null | undefined;
+  readonly userAgent?: string | null | undefined;
 }
 
 /** A compiled format. */
@@ -28,8 +35,6 @@ export interface AccessFormat {
   /** Whether the line shows the request's duration, so it must be measured. */
   readonly timed: boolean;
 }
-
-type _Atom = (r: AccessRecord) => string;
 
 // Neither Deno.serve nor Bun.serve tells the handler which HTTP version a
 // request came in with; HTTP/2 requests over TLS are logged as HTTP/1.1 too.
@@ -104,46 +109,84 @@ function _host(remote: RemoteAddr): string {
   return remote.transport === "tcp" ? remote.hostname : "-";
 }
 
+function _authorization(r: AccessRecord): string | null {
+  return r.authorization !== undefined ? r.authorization : r.request.headers.get("authorization");
+}
+
+function _referer(r: AccessRecord): string | null {
+  return r.referer !== undefined ? r.referer : r.request.headers.get("referer");
+}
+
+function _userAgent(r: AccessRecord): string | null {
+  return r.userAgent !== undefined ? r.userAgent : r.request.headers.get("user-agent");
+}
+
 function _header(value: string | null): string {
   return value ?? "-";
 }
 
-const _ATOMS: Record<string, _Atom> = {
-  h: (r) => _host(r.info.remoteAddr),
-  l: () => "-",
-  u: (r) => basicUser(r.request.headers.get("authorization")) ?? "-",
-  t: (r) => _cachedClfTime(r.time),
-  r: (r) => `${r.request.method} ${requestTarget(r.request.url)} ${_PROTOCOL}`,
-  m: (r) => r.request.method,
-  U: _path,
-  q: _query,
-  H: () => _PROTOCOL,
-  s: (r) => String(r.response.status),
-  B: _length,
-  b: _length,
-  f: (r) => _header(r.request.headers.get("referer")),
-  a: (r) => _header(r.request.headers.get("user-agent")),
-  T: (r) => String(Math.floor(r.ms / 1000)),
-  M: (r) => String(Math.floor(r.ms)),
-  D: (r) => String(Math.round(r.ms * 1000)),
-  L: (r) => (r.ms / 1000).toFixed(6),
-  p: () => `<${process.pid}>`,
+/** What the compiled lines call; `H` in {@link _EXPRESSIONS}. */
+const _HELPERS = {
+  host: (r: AccessRecord) => _host(r.info.remoteAddr),
+  user: (r: AccessRecord) => {
+    const authorization = _authorization(r);
+    return authorization === null ? "-" : basicUser(authorization) ?? "-";
+  },
+  clf: _cachedClfTime,
+  target: requestTarget,
+  path: _path,
+  query: _query,
+  length: _length,
+  referer: (r: AccessRecord) => _header(_referer(r)),
+  userAgent: (r: AccessRecord) => _header(_userAgent(r)),
+  header: _header,
+};
+
+/**
+ * Each atom as a JavaScript expression of the record `r` and the helpers
+ * `H`. A format is compiled into one function that concatenates them:
+ * about three times faster than calling a function per atom.
+ */
+const _EXPRESSIONS: Record<string, string> = {
+  h: "H.host(r)",
+  l: '"-"',
+  u: "H.user(r)",
+  t: "H.clf(r.time)",
+  r: `r.request.method + " " + H.target(r.request.url) + " ${_PROTOCOL}"`,
+  m: "r.request.method",
+  U: "H.path(r)",
+  q: "H.query(r)",
+  H: `"${_PROTOCOL}"`,
+  s: '"" + r.response.status',
+  B: "H.length(r)",
+  b: "H.length(r)",
+  f: "H.referer(r)",
+  a: "H.userAgent(r)",
+  T: '"" + Math.floor(r.ms / 1000)',
+  M: '"" + Math.floor(r.ms)',
+  D: '"" + Math.round(r.ms * 1000)',
+  L: "(r.ms / 1000).toFixed(6)",
+  // The pid is the worker's, which compiles its own format.
+  p: "P",
 };
 
 const _TIMED = ["T", "M", "D", "L"];
 
 /** The atoms a format may use, for messages and docs. */
-export const ACCESS_LOG_ATOMS: readonly string[] = [...Object.keys(_ATOMS), "{header}i", "{header}o"];
+export const ACCESS_LOG_ATOMS: readonly string[] = [
+  ...Object.keys(_EXPRESSIONS),
+  "{header}i",
+  "{header}o",
+];
 
-function _atom(name: string): _Atom {
-  const known = _ATOMS[name];
+function _expression(name: string): string {
+  const known = _EXPRESSIONS[name];
   if (known) return known;
+  // A token (RFC 9110), so the name is safe inside a string literal.
   const header = /^\{([!#$%&'*+\-.^_`|~0-9A-Za-z]+)\}([io])$/.exec(name);
   if (header) {
-    const field = (header[1] as string).toLowerCase();
-    return header[2] === "i"
-      ? (r) => _header(r.request.headers.get(field))
-      : (r) => _header(r.response.headers.get(field));
+    const field = JSON.stringify((header[1] as string).toLowerCase());
+    return `H.header(r.${header[2] === "i" ? "request" : "response"}.headers.get(${field}))`;
   }
   throw new TypeError(`unknown atom %(${name})s (known: ${ACCESS_LOG_ATOMS.join(" ")})`);
 }
@@ -159,7 +202,7 @@ function _jsonLine(): (r: AccessRecord) => string {
       remote_addr: r.info.remoteAddr.transport === "tcp"
         ? (r.info.remoteAddr as { hostname: string }).hostname
         : null,
-      user: basicUser(r.request.headers.get("authorization")),
+      user: basicUser(_authorization(r)),
       method: r.request.method,
       path: q < 0 ? target : target.slice(0, q),
       query: q < 0 ? "" : target.slice(q + 1),
@@ -167,8 +210,8 @@ function _jsonLine(): (r: AccessRecord) => string {
       status: r.response.status,
       bytes: length === null ? null : Number(length),
       duration_ms: Math.round(r.ms * 1000) / 1000,
-      referer: r.request.headers.get("referer"),
-      user_agent: r.request.headers.get("user-agent"),
+      referer: _referer(r),
+      user_agent: _userAgent(r),
       pid,
     });
   };
@@ -185,7 +228,8 @@ function _jsonLine(): (r: AccessRecord) => string {
  */
 export function compileAccessFormat(format: string): AccessFormat {
   if (format === "json") return { line: _jsonLine(), timed: true };
-  const parts: (string | _Atom)[] = [];
+  // JavaScript expressions: literals quoted by JSON.stringify, atoms from _EXPRESSIONS.
+  const parts: string[] = [];
   let literal = "";
   let last = 0;
   let timed = false;
@@ -196,17 +240,14 @@ export function compileAccessFormat(format: string): AccessFormat {
       literal += "%";
       continue;
     }
-    if (literal !== "") parts.push(literal);
+    if (literal !== "") parts.push(JSON.stringify(literal));
     literal = "";
-    parts.push(_atom(m[1] as string));
+    parts.push(_expression(m[1] as string));
     timed ||= _TIMED.includes(m[1] as string);
   }
   literal += format.slice(last);
-  if (literal !== "") parts.push(literal);
-  const line = (r: AccessRecord) => {
-    let out = "";
-    for (const part of parts) out += typeof part === "string" ? part : part(r);
-    return out;
-  };
+  if (literal !== "") parts.push(JSON.stringify(literal));
+  const body = `return (r) => "" + ${parts.length > 0 ? parts.join(" + ") : '""'};`;
+  const line = new Function("H", "P", body)(_HELPERS, `<${process.pid}>`) as (r: AccessRecord) => string;
   return { line, timed };
 }

@@ -5,8 +5,9 @@
  * @module
  */
 import { LogFile, logger } from "../log.ts";
-import type { Handler } from "../runtime/types.ts";
+import type { Handler, ServeInfo } from "../runtime/types.ts";
 import { type AccessFormat, type AccessRecord, compileAccessFormat } from "./access_format.ts";
+import type { FieldScan } from "./limits.ts";
 
 const FLUSH_BYTES = 64 * 1024;
 const FLUSH_MS = 500;
@@ -40,13 +41,29 @@ export class AccessLog {
     return this.#format.timed;
   }
 
+  /** Logs a response the front gave instead of the app, as `scan` saw the request. */
+  refused(request: Request, info: ServeInfo, response: Response, scan: FieldScan | undefined): Response {
+    this.log({
+      request,
+      info,
+      response,
+      ms: 0,
+      time: Date.now(),
+      authorization: scan?.authorization,
+      referer: scan?.referer,
+      userAgent: scan?.userAgent,
+    });
+    return response;
+  }
+
   /** Adds one request's line to the buffer. */
   log(record: AccessRecord): void {
     if (this.#pending > MAX_PENDING_BYTES) {
       this.#dropped++;
       return;
     }
-    // One string, appended to: cheaper than an array joined at flush time.
+    // One string, appended to: cheaper than an array joined at flush time,
+    // and measured no slower in a server than encoding each line at once.
     this.#buffer += this.#format.line(record) + "\n";
     if (this.#buffer.length >= FLUSH_BYTES) void this.flush();
     else if (this.#timer === undefined) this.#timer = setTimeout(() => void this.flush(), FLUSH_MS);
@@ -80,14 +97,34 @@ export class AccessLog {
  * Logs every request with its final status, including the front's own
  * refusals; an app that throws is answered by `onError` and logged too.
  * A response returned synchronously is logged and returned synchronously:
- * the runtimes serve a plain Response faster than a Promise.
+ * the runtimes serve a plain Response faster than a Promise. With `scan`,
+ * the gate's walk over this request's fields, taken just before, the
+ * fields the default format shows are not read again.
  */
-export function withAccessLog(next: Handler, log: AccessLog, onError: (error: unknown) => Response): Handler {
+export function withAccessLog(
+  next: Handler,
+  log: AccessLog,
+  onError: (error: unknown) => Response,
+  scan?: FieldScan,
+): Handler {
   const timed = log.timed;
   return (request, info) => {
     const start = timed ? performance.now() : 0;
+    // Read now: the scanner moves on to the next request.
+    const authorization = scan?.authorization;
+    const referer = scan?.referer;
+    const userAgent = scan?.userAgent;
     const done = (response: Response) => {
-      log.log({ request, info, response, ms: timed ? performance.now() - start : 0, time: Date.now() });
+      log.log({
+        request,
+        info,
+        response,
+        ms: timed ? performance.now() - start : 0,
+        time: Date.now(),
+        authorization,
+        referer,
+        userAgent,
+      });
       return response;
     };
     let result;

@@ -43,54 +43,101 @@ function _lineLength(request: Request): number {
   return request.method.length + (path < 0 ? 1 : url.length - path) + 10;
 }
 
-function _checkFields(request: Request, limits: Limits): Response | null {
-  let count = 0;
-  let tooLong: string | null = null;
-  // forEach, not for..of: Deno's Headers iterator builds a sorted copy.
-  request.headers.forEach((value, name) => {
-    count++;
-    if (limits.fieldSize > 0 && tooLong === null && name.length + value.length + 2 > limits.fieldSize) {
-      tooLong = name;
-    }
-  });
-  if (tooLong !== null) {
+/**
+ * One walk over a request's header fields, for everything the front needs
+ * from them: the count, the first field too long, the Content-Length, and
+ * whether proxy headers are present, and the fields the default access
+ * log shows. A single `forEach` costs less than several `get`s; one
+ * scanner is reused for every request of a worker, so its fields are
+ * those of the request being walked until the next walk: read them
+ * synchronously.
+ */
+export class FieldScan {
+  count = 0;
+  /** Name of the first field over the size limit, if any. */
+  tooLong: string | null = null;
+  contentLength: string | null = null;
+  /** The fields the default access log format shows. */
+  authorization: string | null = null;
+  referer: string | null = null;
+  userAgent: string | null = null;
+  /** Whether `Forwarded` or `X-Forwarded-For`, `-Proto` or `-Host` is present. */
+  forwarded = false;
+  #fieldSize = Infinity;
+  readonly #visit = (value: string, name: string): void => {
+    this.count++;
+    if (name.length + value.length + 2 > this.#fieldSize && this.tooLong === null) this.tooLong = name;
+    const first = name.charCodeAt(0);
+    if (first === 120 /* x */ || first === 102 /* f */) {
+      if (
+        name === "x-forwarded-for" || name === "x-forwarded-proto" || name === "x-forwarded-host" ||
+        name === "forwarded"
+      ) this.forwarded = true;
+    } else if (first === 99 /* c */) {
+      if (name === "content-length") this.contentLength = value;
+    } else if (first === 117 /* u */) {
+      if (name === "user-agent") this.userAgent = value;
+    } else if (first === 114 /* r */) {
+      if (name === "referer") this.referer = value;
+    } else if (first === 97 /* a */ && name === "authorization") this.authorization = value;
+  };
+
+  /** Walks `headers`; a field longer than `fieldSize` (0: unchecked) is noted in {@link tooLong}. */
+  run(headers: Headers, fieldSize: number): this {
+    this.count = 0;
+    this.tooLong = null;
+    this.contentLength = null;
+    this.authorization = null;
+    this.referer = null;
+    this.userAgent = null;
+    this.forwarded = false;
+    this.#fieldSize = fieldSize > 0 ? fieldSize : Infinity;
+    // forEach, not for..of: Deno's Headers iterator builds a sorted copy.
+    headers.forEach(this.#visit);
+    return this;
+  }
+}
+
+/** Whether checking `limits` needs the header fields walked. */
+export function limitsNeedFields(limits: Limits): boolean {
+  return limits.fields > 0 || limits.fieldSize > 0 || limits.body > 0;
+}
+
+/**
+ * The refusal a request gets for breaking a limit, or null if it keeps
+ * them all. `scan` is its header fields, walked with `limits.fieldSize`.
+ */
+export function refusalOf(request: Request, limits: Limits, scan: FieldScan): Response | null {
+  if (limits.line > 0 && _lineLength(request) > limits.line) {
+    return plainResponse(414, "URI Too Long", `The request line is over ${limits.line} bytes.`, _CLOSE);
+  }
+  if (scan.tooLong !== null) {
     return plainResponse(
       431,
       "Request Header Fields Too Large",
-      `The header "${tooLong}" is too long.`,
+      `The header "${scan.tooLong}" is too long.`,
       _CLOSE,
     );
   }
-  if (limits.fields > 0 && count > limits.fields) {
+  if (limits.fields > 0 && scan.count > limits.fields) {
     return plainResponse(
       431,
       "Request Header Fields Too Large",
-      `The request has ${count} header fields; at most ${limits.fields} are allowed.`,
+      `The request has ${scan.count} header fields; at most ${limits.fields} are allowed.`,
       _CLOSE,
     );
+  }
+  if (limits.body > 0 && scan.contentLength !== null && Number(scan.contentLength) > limits.body) {
+    return tooLarge(limits.body);
   }
   return null;
 }
 
 /** The refusal a request gets for breaking a limit, or null if it keeps them all. */
 export function checkRequest(request: Request, limits: Limits): Response | null {
-  if (limits.line > 0 && _lineLength(request) > limits.line) {
-    return plainResponse(414, "URI Too Long", `The request line is over ${limits.line} bytes.`, _CLOSE);
-  }
-  if (limits.fields > 0 || limits.fieldSize > 0) {
-    const refused = _checkFields(request, limits);
-    if (refused) return refused;
-  }
-  if (limits.body > 0) {
-    const length = request.headers.get("content-length");
-    if (length !== null && Number(length) > limits.body) return tooLarge(limits.body);
-  }
-  return null;
-}
-
-/** Refuses requests that break a limit; the others go to `next` untouched. */
-export function withLimits(next: Handler, limits: Limits): Handler {
-  return (request, info) => checkRequest(request, limits) ?? next(request, info);
+  const scan = new FieldScan();
+  if (limitsNeedFields(limits)) scan.run(request.headers, limits.fieldSize);
+  return refusalOf(request, limits, scan);
 }
 
 /** Thrown into the app's read of a body that passed the limit. */

@@ -7,13 +7,13 @@
  * @module
  */
 import { reopenLogFiles, setupLogging } from "../log.ts";
-import type { Handler, ServeSpec } from "../runtime/types.ts";
+import type { Handler, ServeInfo, ServeSpec } from "../runtime/types.ts";
 import type { Settings } from "../settings.ts";
 import { AccessLog, withAccessLog } from "./access_log.ts";
 import { parseAllowIps } from "./allow_ips.ts";
 import { withMaxConcurrency, withRequestTimeout } from "./backpressure.ts";
-import { limitsOf, withBodyLimit, withLimits } from "./limits.ts";
-import { withProxyHeaders } from "./proxy.ts";
+import { gateWalks, withGate } from "./gate.ts";
+import { FieldScan, limitsOf, withBodyLimit } from "./limits.ts";
 import { withConnectionClose } from "./_responses.ts";
 
 /** What the runtime's server enforces itself (see {@link ServeSpec}). */
@@ -57,8 +57,9 @@ export function serveLimits(settings: Readonly<Settings>): ServeLimits {
 
 /**
  * Wraps the app's handler with the parts of the front the settings turn
- * on, innermost first, so that the access log sees every refusal and the
- * proxy headers are applied before anything looks at the client.
+ * on, innermost first. The gate (proxy headers, then limits) is outermost,
+ * so the access log sees the client the app sees; it hands its refusals
+ * to the access log itself.
  */
 export function wrapHandler(
   app: Handler,
@@ -70,12 +71,17 @@ export function wrapHandler(
   if (settings.limitRequestBody > 0) handler = withBodyLimit(handler, settings.limitRequestBody);
   if (settings.requestTimeout > 0) handler = withRequestTimeout(handler, settings.requestTimeout);
   if (settings.maxConcurrency > 0) handler = withMaxConcurrency(handler, settings.maxConcurrency);
-  const limits = limitsOf(settings);
-  if (limits) handler = withLimits(handler, limits);
   if (settings.keepAlive === 0) handler = _closeConnections(handler);
-  if (access) handler = withAccessLog(handler, access, options.onError ?? _internalError);
-  if (settings.forwardedAllowIps.length > 0) {
-    handler = withProxyHeaders(handler, parseAllowIps(settings.forwardedAllowIps));
+  const limits = limitsOf(settings);
+  const allow = settings.forwardedAllowIps.length > 0 ? parseAllowIps(settings.forwardedAllowIps) : null;
+  const scan = gateWalks(limits) ? new FieldScan() : undefined;
+  if (access) handler = withAccessLog(handler, access, options.onError ?? _internalError, scan);
+  if (limits !== null || allow !== null) {
+    const onRefusal = access
+      ? (request: Request, info: ServeInfo, response: Response) =>
+        access.refused(request, info, response, scan)
+      : undefined;
+    handler = withGate(handler, limits, allow, onRefusal, scan);
   }
   return handler;
 }

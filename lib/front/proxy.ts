@@ -148,18 +148,36 @@ function _infoWith(info: ServeInfo, remoteAddr: RemoteAddr): ServeInfo {
   return Object.create(info, { remoteAddr: { value: remoteAddr, enumerable: true } });
 }
 
+/** A request and its info as the app sees them. */
+export interface Seen {
+  readonly request: Request;
+  readonly info: ServeInfo;
+}
+
+/**
+ * The request and info the app sees once the proxy headers of a request
+ * that has some are applied: from a trusted peer they are resolved, from
+ * anyone else the request is left as it is.
+ */
+export function applyForwarded(request: Request, info: ServeInfo, allow: AllowIps): Seen {
+  const peer = info.remoteAddr;
+  // Gunicorn: a unix socket peer has no address to check and is trusted.
+  if (peer.transport === "tcp" && !allow.allows(peer.hostname)) return { request, info };
+  const fwd = resolveForwarded(request.headers, allow);
+  return { request: _rewrite(request, fwd), info: fwd.client ? _infoWith(info, fwd.client) : info };
+}
+
+/** Whether any of the proxy headers corral reads is present. */
+export function hasProxyHeaders(h: Headers): boolean {
+  return h.get("x-forwarded-for") !== null || h.get("forwarded") !== null ||
+    h.get("x-forwarded-proto") !== null || h.get("x-forwarded-host") !== null;
+}
+
 /** Applies trusted proxy headers before `next` sees the request. */
 export function withProxyHeaders(next: Handler, allow: AllowIps): Handler {
   return (request, info) => {
-    const h = request.headers;
-    if (
-      h.get("x-forwarded-for") === null && h.get("forwarded") === null &&
-      h.get("x-forwarded-proto") === null && h.get("x-forwarded-host") === null
-    ) return next(request, info);
-    const peer = info.remoteAddr;
-    // Gunicorn: a unix socket peer has no address to check and is trusted.
-    if (peer.transport === "tcp" && !allow.allows(peer.hostname)) return next(request, info);
-    const fwd = resolveForwarded(h, allow);
-    return next(_rewrite(request, fwd), fwd.client ? _infoWith(info, fwd.client) : info);
+    if (!hasProxyHeaders(request.headers)) return next(request, info);
+    const seen = applyForwarded(request, info, allow);
+    return next(seen.request, seen.info);
   };
 }

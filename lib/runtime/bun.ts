@@ -15,18 +15,21 @@ import type {
 
 type BunServer = Bun.Server;
 
-/** `info.remoteAddr`, computed only when the app asks for it. */
+/** `info.remoteAddr`, computed only when asked for (requestIP costs about 1 µs), and once. */
 class _Info implements ServeInfo {
   #request: Request;
   #server: BunServer;
+  #remoteAddr: RemoteAddr | undefined;
   constructor(request: Request, server: BunServer) {
     this.#request = request;
     this.#server = server;
   }
   get remoteAddr(): RemoteAddr {
+    if (this.#remoteAddr) return this.#remoteAddr;
     const ip = this.#server.requestIP(this.#request);
-    if (!ip) return { transport: "unix", path: "" };
-    return { transport: "tcp", hostname: ip.address, port: ip.port };
+    return this.#remoteAddr = ip
+      ? { transport: "tcp", hostname: ip.address, port: ip.port }
+      : { transport: "unix", path: "" };
   }
 }
 
