@@ -3,6 +3,7 @@
  * loopback ports; waits on its log lines instead of sleeping; cleans up.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
@@ -49,9 +50,17 @@ export async function waitFor(
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  // An orphan that exited stays a zombie until its new parent (PID 1 or a
+  // subreaper) reaps it, which can take a second or more: it runs no more.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    // No /proc here (not Linux); on Linux, it was gone by now.
+    return process.platform !== "linux";
   }
 }
 
