@@ -5,11 +5,12 @@
  * and, for unix sockets with several workers, relays connections.
  * @module
  */
-import { existsSync, lstatSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, lstatSync, rmSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { type Address, formatAddress, type TcpAddress, type UnixAddress } from "./address.ts";
 import { BootError, UsageError } from "./errors.ts";
 import { platform } from "node:os";
+import { tcpMigrateReq } from "./runtime/_detach.ts";
 import type { WorkerBoot } from "./ipc.ts";
 import type { Settings } from "./settings.ts";
 
@@ -136,19 +137,6 @@ export class UnixRelay {
   destroy(): void {
     this.close();
     for (const s of this.#sockets) s.destroy();
-  }
-}
-
-/**
- * Linux's `net.ipv4.tcp_migrate_req`, or null where there is none. At 0,
- * closing one SO_REUSEPORT listener resets the connections still queued
- * on it (accepted by the kernel, not yet by the worker).
- */
-export function tcpMigrateReq(): number | null {
-  try {
-    return Number(readFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "utf8").trim());
-  } catch {
-    return null;
   }
 }
 

@@ -192,7 +192,12 @@ export class Worker {
     this.#log.info("Worker exiting (pid: {pid})", { pid: process.pid });
     setTimeout(() => this.#rt.exit(ExitCode.OK), timeoutMs);
     await callHook(this.#hooks, "workerExit", this.#info);
-    if (drain) await this.#drain(Math.min(DRAIN_MS, timeoutMs / 2));
+    if (drain) {
+      // New connections go to the other workers from now on; this one's are drained.
+      const detached = this.#servers.map((s) => s.detach?.() ?? false).filter(Boolean).length;
+      if (detached > 0) this.#log.debug("Listeners detached: {n}", { n: detached });
+      await this.#drain(Math.min(DRAIN_MS, timeoutMs / 2));
+    }
     await Promise.allSettled(this.#servers.map((s) => s.shutdown()));
     await this.#front?.close();
     this.#rt.exit(ExitCode.OK);

@@ -1,8 +1,9 @@
 /**
  * Unix datagram sockets through libc, for sd_notify: neither runtime has
  * them in a stable API (Deno's needs --unstable-net, Bun's and
- * node:dgram's are UDP only). The runtime files only open libc; the socket
- * logic here is shared. Linux only, as systemd is.
+ * node:dgram's are UDP only); and `dup2` for detaching a listener
+ * (_detach.ts). The runtime files only open libc; the socket logic here is
+ * shared. Linux only, as systemd is.
  * @module
  */
 import { constants } from "node:os";
@@ -14,6 +15,8 @@ export const LIBC_SYMBOLS = {
   sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
   recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
   close: { parameters: ["i32"], result: "i32" },
+  listen: { parameters: ["i32", "i32"], result: "i32" },
+  dup2: { parameters: ["i32", "i32"], result: "i32" },
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
 } as const;
 
@@ -27,6 +30,8 @@ export interface LibcCalls {
   sendto(fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, addrLen: number): number;
   recv(fd: number, buf: Uint8Array, len: number, flags: number): number;
   close(fd: number): number;
+  listen(fd: number, backlog: number): number;
+  dup2(from: number, to: number): number;
   clockGettime(clock: number, timespec: Uint8Array): number;
   /** The calling thread's errno, right after a failed call. */
   errno(): number;

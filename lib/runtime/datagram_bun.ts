@@ -43,6 +43,8 @@ export function openLibc(): LibcCalls {
     sendto: (fd, buf, len, flags, addr, addrLen) => Number(s.sendto(fd, buf, len, flags, addr, addrLen)),
     recv: (fd, buf, len, flags) => Number(s.recv(fd, buf, len, flags)),
     close: (fd) => Number(s.close(fd)),
+    listen: (fd, backlog) => Number(s.listen(fd, backlog)),
+    dup2: (from, to) => Number(s.dup2(from, to)),
     clockGettime: (clock, ts) => Number(s.clock_gettime(clock, ts)),
     errno: () => {
       const p = Number(s.__errno_location());

@@ -30,6 +30,8 @@ export function openLibc(): LibcCalls {
       Number(s.sendto(fd, buf, BigInt(len), flags, addr, addrLen)),
     recv: (fd, buf, len, flags) => Number(s.recv(fd, buf, BigInt(len), flags)),
     close: (fd) => s.close(fd),
+    listen: (fd, backlog) => s.listen(fd, backlog),
+    dup2: (from, to) => s.dup2(from, to),
     clockGettime: (clock, ts) => s.clock_gettime(clock, ts),
     errno: () => {
       const p = s.__errno_location();

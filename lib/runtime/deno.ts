@@ -1,6 +1,9 @@
 /** The Deno side of the runtime seam. */
 import { lines } from "./_lines.ts";
 import { bindError } from "./_bind_error.ts";
+import { detachListeners, tcpMigrateReq } from "./_detach.ts";
+import type { LibcCalls } from "./_libc.ts";
+import { openLibc } from "./datagram_deno.ts";
 import type {
   ChildExit,
   ChildProcess,
@@ -106,6 +109,33 @@ function _spawn(argv: string[], options: SpawnOptions = {}): ChildProcess {
   };
 }
 
+let _libc: LibcCalls | null | undefined;
+
+/**
+ * Detaches the listeners on `addr`'s port (runtime/_detach.ts): Deno's
+ * shutdown() would close the connections it accepted but has not read yet.
+ * Needs Linux with tcp_migrate_req=1, --allow-ffi and reading /proc (`-A`
+ * has both); false otherwise.
+ */
+function _detach(addr: Deno.NetAddr): boolean {
+  if (Deno.build.os !== "linux" || tcpMigrateReq() !== 1) return false;
+  if (_libc === undefined) {
+    const allowed = Deno.permissions.querySync({ name: "ffi" }).state === "granted" &&
+      Deno.permissions.querySync({ name: "read", path: "/proc" }).state === "granted";
+    try {
+      _libc = allowed ? openLibc() : null;
+    } catch {
+      _libc = null;
+    }
+  }
+  if (_libc === null) return false;
+  try {
+    return detachListeners(_libc, addr.port) > 0;
+  } catch {
+    return false;
+  }
+}
+
 function _serve(spec: ServeSpec) {
   const { address, tls } = spec;
   const onListen = () => {};
@@ -124,7 +154,10 @@ function _serve(spec: ServeSpec) {
         onError,
         ...(tls ? { cert: tls.cert, key: tls.key } : {}),
       }, handler);
-    return { shutdown: () => server.shutdown() };
+    return {
+      shutdown: () => server.shutdown(),
+      detach: () => address.transport === "tcp" && _detach(server.addr as Deno.NetAddr),
+    };
   } catch (err) {
     throw bindError(address, tls !== null, err);
   }

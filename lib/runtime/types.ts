@@ -52,6 +52,12 @@ export interface ServeSpec {
 export interface RunningServer {
   /** Stops accepting, lets in-flight requests finish, closes idle connections. */
   shutdown(): Promise<void>;
+  /**
+   * Stops new connections from reaching this server, and nothing else: the
+   * connections it has are served until {@link shutdown}. Where the runtime
+   * needs it (see runtime/_detach.ts); true when it was done.
+   */
+  detach?(): boolean;
 }
 
 /** How a child process ended. */
