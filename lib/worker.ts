@@ -27,7 +27,9 @@ const ORPHAN_GRACE_MS = 1000;
  * with no request in progress, even when the client's next request already
  * sits unread in the socket: that request would be lost. After
  * `Connection: close` a client stops reusing the connection, so by the time
- * the servers stop, busy keep-alive connections are gone (docs/RELIABILITY.md).
+ * the servers stop, busy keep-alive connections are gone. Where the runtime
+ * needs it (Deno), the listeners are detached first, so that no new
+ * connection arrives only to be closed unread (docs/RELIABILITY.md).
  */
 const DRAIN_MS = 1000;
 /** The drain ends sooner once no request has come for this long. */
