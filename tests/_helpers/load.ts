@@ -44,5 +44,9 @@ export function startLoad(url: string, clients = 4, maxMs = 30_000) {
  * lib/runtime/_detach.ts, docs/RELIABILITY.md.)
  */
 export function assertNoLoss(result: LoadResult): void {
-  assert.equal(result.failed, 0, `${result.failed} of ${result.requests} failed: ${result.errors.join("; ")}`);
+  assert.equal(
+    result.failed,
+    0,
+    `${result.failed} of ${result.requests} failed: ${result.errors.join("; ")}`,
+  );
 }
