@@ -10,7 +10,7 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 import { type Address, formatAddress, type TcpAddress, type UnixAddress } from "./address.ts";
 import { BootError, UsageError } from "./errors.ts";
 import { platform } from "node:os";
-import { tcpMigrateReq } from "./runtime/_detach.ts";
+import { tcpMigrateReq } from "./runtime/_sockets.ts";
 import type { WorkerBoot } from "./ipc.ts";
 import type { Settings } from "./settings.ts";
 

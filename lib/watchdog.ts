@@ -99,6 +99,11 @@ export class Watchdog {
     this.tick();
   }
 
+  /** Requests in flight now. */
+  get inFlight(): number {
+    return SLOTS - this.#free.length + (this.#f64[_OVERFLOW] ?? 0);
+  }
+
   /** Stamps the main loop's liveness and the request count; the heap once a second. */
   tick(): void {
     this.#f64[_TICK] = clock();

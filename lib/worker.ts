@@ -62,6 +62,8 @@ export class Worker {
   #draining = false;
   /** Requests begun since the drain began. */
   #drained = 0;
+  /** Requests in flight, counted when the watchdog is off. */
+  #unwatched = 0;
 
   constructor(rt: Runtime, boot: WorkerBoot, ipc: IpcClient, hooks: Hooks) {
     this.#rt = rt;
@@ -90,6 +92,7 @@ export class Worker {
     for (const { address, reusePort, tls: useTls } of this.#boot.listen) {
       const spec = {
         ...this.#front.serve,
+        inFlight: () => this.#inFlight(),
         address,
         reusePort,
         tls: useTls ? tls : null,
@@ -159,10 +162,33 @@ export class Worker {
     this.#front?.reopen();
   }
 
-  /** While the worker drains, every answer says `Connection: close`. One boolean check otherwise. */
+  /** Requests in flight: the watchdog's count, else the unwatched wrapper's. */
+  #inFlight(): number {
+    return this.#watchdog ? this.#watchdog.inFlight : this.#unwatched;
+  }
+
+  /**
+   * While the worker drains, every answer says `Connection: close`; and
+   * requests in flight are counted (for --keep-alive). A boolean check and
+   * two additions otherwise; a promise callback for an async handler.
+   */
   #drainable(handler: Handler): Handler {
-    return (request, info) =>
-      this.#draining ? this.#drainOne(handler, request, info) : handler(request, info);
+    const settled = () => {
+      this.#unwatched--;
+    };
+    return (request, info) => {
+      this.#unwatched++;
+      let response;
+      try {
+        response = this.#draining ? this.#drainOne(handler, request, info) : handler(request, info);
+      } catch (err) {
+        this.#unwatched--;
+        throw err;
+      }
+      if (response instanceof Promise) response.then(settled, settled);
+      else this.#unwatched--;
+      return response;
+    };
   }
 
   /** One request served while the worker drains. */

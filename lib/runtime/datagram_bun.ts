@@ -45,6 +45,8 @@ export function openLibc(): LibcCalls {
     close: (fd) => Number(s.close(fd)),
     listen: (fd, backlog) => Number(s.listen(fd, backlog)),
     dup2: (from, to) => Number(s.dup2(from, to)),
+    getsockopt: (fd, level, name, value, length) => Number(s.getsockopt(fd, level, name, value, length)),
+    shutdown: (fd, how) => Number(s.shutdown(fd, how)),
     clockGettime: (clock, ts) => Number(s.clock_gettime(clock, ts)),
     errno: () => {
       const p = Number(s.__errno_location());

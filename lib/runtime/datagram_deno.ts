@@ -32,6 +32,8 @@ export function openLibc(): LibcCalls {
     close: (fd) => s.close(fd),
     listen: (fd, backlog) => s.listen(fd, backlog),
     dup2: (from, to) => s.dup2(from, to),
+    getsockopt: (fd, level, name, value, length) => s.getsockopt(fd, level, name, value, length),
+    shutdown: (fd, how) => s.shutdown(fd, how),
     clockGettime: (clock, ts) => s.clock_gettime(clock, ts),
     errno: () => {
       const p = s.__errno_location();

@@ -1,7 +1,7 @@
 /** The Deno side of the runtime seam. */
 import { lines } from "./_lines.ts";
 import { bindError } from "./_bind_error.ts";
-import { detachListeners, tcpMigrateReq } from "./_detach.ts";
+import { detachListeners, startIdleCloser, tcpMigrateReq } from "./_sockets.ts";
 import type { LibcCalls } from "./_libc.ts";
 import { openLibc } from "./datagram_deno.ts";
 import type {
@@ -112,25 +112,32 @@ function _spawn(argv: string[], options: SpawnOptions = {}): ChildProcess {
 let _libc: LibcCalls | null | undefined;
 
 /**
- * Detaches the listeners on `addr`'s port (runtime/_detach.ts): Deno's
+ * libc for runtime/_sockets.ts, or null where it cannot be used: off Linux,
+ * or without --allow-ffi and reading /proc (`-A` has both).
+ */
+function _socketCalls(): LibcCalls | null {
+  if (_libc !== undefined) return _libc;
+  const allowed = Deno.build.os === "linux" &&
+    Deno.permissions.querySync({ name: "ffi" }).state === "granted" &&
+    Deno.permissions.querySync({ name: "read", path: "/proc" }).state === "granted";
+  try {
+    _libc = allowed ? openLibc() : null;
+  } catch {
+    _libc = null;
+  }
+  return _libc;
+}
+
+/**
+ * Detaches the listeners on `addr`'s port (runtime/_sockets.ts): Deno's
  * shutdown() would close the connections it accepted but has not read yet.
- * Needs Linux with tcp_migrate_req=1, --allow-ffi and reading /proc (`-A`
- * has both); false otherwise.
+ * Only with tcp_migrate_req=1; false when not done.
  */
 function _detach(addr: Deno.NetAddr): boolean {
-  if (Deno.build.os !== "linux" || tcpMigrateReq() !== 1) return false;
-  if (_libc === undefined) {
-    const allowed = Deno.permissions.querySync({ name: "ffi" }).state === "granted" &&
-      Deno.permissions.querySync({ name: "read", path: "/proc" }).state === "granted";
-    try {
-      _libc = allowed ? openLibc() : null;
-    } catch {
-      _libc = null;
-    }
-  }
-  if (_libc === null) return false;
+  const libc = tcpMigrateReq() === 1 ? _socketCalls() : null;
+  if (libc === null) return false;
   try {
-    return detachListeners(_libc, addr.port) > 0;
+    return detachListeners(libc, addr.port) > 0;
   } catch {
     return false;
   }
@@ -154,9 +161,18 @@ function _serve(spec: ServeSpec) {
         onError,
         ...(tls ? { cert: tls.cert, key: tls.key } : {}),
       }, handler);
+    const addr = server.addr as Deno.NetAddr;
+    // --keep-alive: Deno 2.9's server has no idle timeout (runtime/_sockets.ts).
+    const libc = address.transport === "tcp" && spec.idleTimeout ? _socketCalls() : null;
+    const stopIdle = libc && spec.idleTimeout
+      ? startIdleCloser(libc, addr.port, spec.idleTimeout, spec.inFlight ?? (() => 0))
+      : null;
     return {
-      shutdown: () => server.shutdown(),
-      detach: () => address.transport === "tcp" && _detach(server.addr as Deno.NetAddr),
+      shutdown: () => {
+        stopIdle?.();
+        return server.shutdown();
+      },
+      detach: () => address.transport === "tcp" && _detach(addr),
     };
   } catch (err) {
     throw bindError(address, tls !== null, err);

@@ -41,11 +41,14 @@ export interface ServeSpec {
   /** Turns a thrown or rejected handler into the response the client gets. */
   readonly onError: (error: unknown) => Response;
   /**
-   * Seconds a connection may sit idle (between requests, or stalled
-   * mid-request) before the server closes it; absent, the runtime's
-   * default. Bun enforces it (at most 255 s); Deno.serve has no idle timeout.
+   * Seconds a connection may wait for its client's next request before it
+   * is closed; absent, never (a request in progress is never cut). Enforced
+   * on Linux from runtime/_sockets.ts on both runtimes (Deno.serve has no
+   * idle timeout, and Bun's also cuts slow requests, so it is turned off).
    */
   readonly idleTimeout?: number;
+  /** Requests in flight in this process (for idleTimeout); 0 when not given. */
+  readonly inFlight?: () => number;
 }
 
 /** A listening server. */
@@ -55,7 +58,7 @@ export interface RunningServer {
   /**
    * Stops new connections from reaching this server, and nothing else: the
    * connections it has are served until {@link shutdown}. Where the runtime
-   * needs it (see runtime/_detach.ts); true when it was done.
+   * needs it (see runtime/_sockets.ts); true when it was done.
    */
   detach?(): boolean;
 }

@@ -69,7 +69,7 @@ export const HTTP_SETTINGS: readonly Setting[] = [
     defaultText: "5",
     parse: (raw, ctx) => seconds(one(raw), ctx),
     description:
-      "How long an idle keep-alive connection is kept open for its next request. 0 closes every connection after one response. Enforced on Bun (up to 255 s; a response or upload that stalls this long is cut too); Deno 2.9's server has no idle timeout.",
+      "How long an idle keep-alive connection is kept open for its next request; a request in progress is never cut. 0 closes every connection after one response. Enforced on Linux (on Deno with --allow-ffi and /proc readable).",
   }),
   define({
     name: "requestTimeout",

@@ -41,7 +41,7 @@ export function startLoad(url: string, clients = 4, maxMs = 30_000) {
 /**
  * Asserts a zero-loss run: nothing may fail, on either runtime. (On Deno
  * this holds because a stopping worker detaches its listeners first:
- * lib/runtime/_detach.ts, docs/RELIABILITY.md.)
+ * lib/runtime/_sockets.ts, docs/RELIABILITY.md.)
  */
 export function assertNoLoss(result: LoadResult): void {
   assert.equal(
