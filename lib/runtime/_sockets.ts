@@ -36,8 +36,9 @@ const AF_INET = 2;
 const SOCK_STREAM = 1;
 const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
-/** TCP_LISTEN in /proc/net/tcp's `st` column. */
+/** TCP states in /proc/net/tcp's `st` column. */
 const LISTEN = "0A";
+const ESTABLISHED = "01";
 
 /**
  * Linux's `net.ipv4.tcp_migrate_req`, or null where there is none. At 0,
@@ -51,9 +52,6 @@ export function tcpMigrateReq(): number | null {
     return null;
   }
 }
-
-/** TCP states in /proc/net/tcp's `st` column. */
-const ESTABLISHED = "01";
 
 /** Inodes of the sockets listening on `port`, in every process of this network namespace. */
 export function listeningInodes(port: number, tables?: string[]): Set<string> {
