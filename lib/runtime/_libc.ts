@@ -2,7 +2,7 @@
  * Unix datagram sockets through libc, for sd_notify: neither runtime has
  * them in a stable API (Deno's needs --unstable-net, Bun's and
  * node:dgram's are UDP only); and what _sockets.ts calls (dup2,
- * getsockopt, shutdown). The runtime files only open libc; the socket logic here is
+ * getsockopt, getsockname, shutdown). The runtime files only open libc; the socket logic here is
  * shared. Linux only, as systemd is.
  * @module
  */
@@ -18,6 +18,7 @@ export const LIBC_SYMBOLS = {
   listen: { parameters: ["i32", "i32"], result: "i32" },
   dup2: { parameters: ["i32", "i32"], result: "i32" },
   getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
 } as const;
@@ -35,6 +36,7 @@ export interface LibcCalls {
   listen(fd: number, backlog: number): number;
   dup2(from: number, to: number): number;
   getsockopt(fd: number, level: number, name: number, value: Uint8Array, length: Uint8Array): number;
+  getsockname(fd: number, address: Uint8Array, length: Uint8Array): number;
   shutdown(fd: number, how: number): number;
   clockGettime(clock: number, timespec: Uint8Array): number;
   /** The calling thread's errno, right after a failed call. */

@@ -33,12 +33,14 @@ import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import type { LibcCalls } from "./_libc.ts";
 
 const AF_INET = 2;
+const AF_INET6 = 10;
+/** tcpi_state of an established connection (linux/tcp_states.h). */
+const TCP_ESTABLISHED = 1;
 const SOCK_STREAM = 1;
 const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
-/** TCP states in /proc/net/tcp's `st` column. */
+/** TCP_LISTEN in /proc/net/tcp's `st` column. */
 const LISTEN = "0A";
-const ESTABLISHED = "01";
 
 /**
  * Linux's `net.ipv4.tcp_migrate_req`, or null where there is none. At 0,
@@ -109,6 +111,8 @@ export function listeningFds(port: number): number[] {
 
 /** What TCP_INFO tells of a connection: how long ago data last went each way, and whether it ever did. */
 export interface Quiet {
+  /** tcpi_state: 1 is ESTABLISHED. */
+  readonly state?: number;
   /** Milliseconds since data was last sent (since the connection began, if none was). */
   readonly sentMs: number;
   /** Milliseconds since data was last received (since the connection began, if none was). */
@@ -152,6 +156,7 @@ function _quiet(libc: LibcCalls, fd: number): Quiet | null {
   if (lengthView.getUint32(0, true) < DATA_SEGS_OUT + 4) return null;
   const view = new DataView(info.buffer);
   return {
+    state: info[0] as number,
     sentMs: view.getUint32(LAST_DATA_SENT, true),
     receivedMs: view.getUint32(LAST_DATA_RECV, true),
     everSent: view.getUint32(DATA_SEGS_OUT, true) > 0,
@@ -159,17 +164,33 @@ function _quiet(libc: LibcCalls, fd: number): Quiet | null {
   };
 }
 
+/** The local port of socket `fd` when it is an IPv4 or IPv6 one, else null. */
+function _localPort(libc: LibcCalls, fd: number, address: Uint8Array, length: Uint8Array): number | null {
+  new DataView(length.buffer).setUint32(0, address.length, true);
+  if (libc.getsockname(fd, address, length) < 0) return null;
+  const view = new DataView(address.buffer);
+  // sa_family_t in the host's order (little-endian on every Linux corral runs on); the port in network order.
+  const family = view.getUint16(0, true);
+  if (family !== AF_INET && family !== AF_INET6) return null;
+  return view.getUint16(2, false);
+}
+
 /**
  * Shuts down this process's connections accepted on `port` that have
  * waited for their client for `idleMs` or more (see the module doc).
- * Returns how many.
+ * Returns how many. Runs synchronously, so no descriptor is closed and
+ * reused by the runtime between its checks and its shutdown.
  */
 export function closeIdleConnections(libc: LibcCalls, port: number, idleMs: number, busy: boolean): number {
   let closed = 0;
-  for (const { fd, inode } of _ownFds(socketInodes(port, ESTABLISHED))) {
+  const address = new Uint8Array(128);
+  const length = new Uint8Array(4);
+  for (const name of readdirSync("/proc/self/fd")) {
+    const fd = Number(name);
+    // A connection accepted on `port` has it as its local port (the listener too: TCP_INFO tells them apart).
+    if (_localPort(libc, fd, address, length) !== port) continue;
     const quiet = _quiet(libc, fd);
-    // The descriptor may have been closed and reused since the scan: check it is the same socket.
-    if (quiet === null || !isIdle(quiet, idleMs, busy) || _inodeOf(fd) !== inode) continue;
+    if (quiet === null || quiet.state !== TCP_ESTABLISHED || !isIdle(quiet, idleMs, busy)) continue;
     if (libc.shutdown(fd, SHUT_RDWR) === 0) closed++;
   }
   return closed;

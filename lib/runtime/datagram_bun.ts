@@ -46,6 +46,7 @@ export function openLibc(): LibcCalls {
     listen: (fd, backlog) => Number(s.listen(fd, backlog)),
     dup2: (from, to) => Number(s.dup2(from, to)),
     getsockopt: (fd, level, name, value, length) => Number(s.getsockopt(fd, level, name, value, length)),
+    getsockname: (fd, address, length) => Number(s.getsockname(fd, address, length)),
     shutdown: (fd, how) => Number(s.shutdown(fd, how)),
     clockGettime: (clock, ts) => Number(s.clock_gettime(clock, ts)),
     errno: () => {

@@ -33,6 +33,7 @@ export function openLibc(): LibcCalls {
     listen: (fd, backlog) => s.listen(fd, backlog),
     dup2: (from, to) => s.dup2(from, to),
     getsockopt: (fd, level, name, value, length) => s.getsockopt(fd, level, name, value, length),
+    getsockname: (fd, address, length) => s.getsockname(fd, address, length),
     shutdown: (fd, how) => s.shutdown(fd, how),
     clockGettime: (clock, ts) => s.clock_gettime(clock, ts),
     errno: () => {
