@@ -3,19 +3,13 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import { connect, type Socket } from "node:net";
-import { Corral, freePort, IS_BUN, RUNTIME, stopAll, waitFor } from "./_helpers/corral.ts";
+import { IS_BUN, RUNTIME, startOnFreePort, stopAll, waitFor } from "./_helpers/corral.ts";
 import { get } from "./_helpers/http.ts";
 
 after(stopAll);
 const T = { timeout: 40_000 };
-const APP = "tests/apps/front_app.ts";
 
-async function start(args: string[]): Promise<{ c: Corral; port: number }> {
-  const port = await freePort();
-  const c = new Corral(["-b", `127.0.0.1:${port}`, ...args, APP]);
-  await c.ready();
-  return { c, port };
-}
+const start = (args: string[]) => startOnFreePort(args);
 
 /** An open connection that records what it receives and when it is closed. */
 function open(port: number): Promise<{ socket: Socket; received: () => string; closed: () => boolean }> {

@@ -2,12 +2,11 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
-import { Corral, freePort, RUNTIME, stopAll } from "./_helpers/corral.ts";
+import { RUNTIME, startOnFreePort, stopAll } from "./_helpers/corral.ts";
 import { get } from "./_helpers/http.ts";
 
 after(stopAll);
 const T = { timeout: 30_000 };
-const APP = "tests/apps/front_app.ts";
 
 /** Sends raw bytes on a fresh connection; resolves with all it gets back until the server closes or 3 s pass. */
 function raw(port: number, data: string | Uint8Array, ms = 3000): Promise<string> {
@@ -34,12 +33,7 @@ function statusOf(reply: string): number {
   return Number(/^HTTP\/1\.[01] (\d{3})/.exec(reply)?.[1] ?? 0);
 }
 
-async function start(args: string[]): Promise<{ c: Corral; port: number }> {
-  const port = await freePort();
-  const c = new Corral(["-b", `127.0.0.1:${port}`, ...args, APP]);
-  await c.ready();
-  return { c, port };
-}
+const start = (args: string[]) => startOnFreePort(args);
 
 describe(`request limits (${RUNTIME})`, () => {
   test(

@@ -2,11 +2,18 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
-import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { Corral, freePort, RUNTIME, stopAll, waitFor } from "./_helpers/corral.ts";
+import {
+  Corral,
+  freePort,
+  FRONT_APP,
+  RUNTIME,
+  startOnFreePort,
+  stopAll,
+  waitFor,
+} from "./_helpers/corral.ts";
 import { get } from "./_helpers/http.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "corral-logs-"));
@@ -15,7 +22,6 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 const T = { timeout: 30_000 };
-const APP = "tests/apps/front_app.ts";
 let files = 0;
 
 function tempFile(name: string): string {
@@ -26,24 +32,12 @@ function lines(path: string): string[] {
   return existsSync(path) ? readFileSync(path, "utf8").split("\n").filter((l) => l !== "") : [];
 }
 
-/** A GET with the headers an access log shows. */
-function fetchWith(url: string, headers: Record<string, string>): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { headers: { connection: "close", ...headers }, agent: false }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode ?? 0));
-    });
-    req.on("error", reject);
-    req.end();
-  });
+/** A GET with the headers an access log shows; resolves with the status. */
+async function fetchWith(url: string, headers: Record<string, string>): Promise<number> {
+  return (await get(url, { headers })).status;
 }
 
-async function start(args: string[]): Promise<{ c: Corral; port: number }> {
-  const port = await freePort();
-  const c = new Corral(["-b", `127.0.0.1:${port}`, ...args, APP]);
-  await c.ready();
-  return { c, port };
-}
+const start = (args: string[]) => startOnFreePort(args);
 
 describe(`access log (${RUNTIME})`, () => {
   test("off by default: nothing on stdout", T, async () => {
@@ -136,7 +130,7 @@ describe(`access log (${RUNTIME})`, () => {
   test("a log file that cannot be opened stops the worker's boot with a message naming it", T, async () => {
     const port = await freePort();
     const missing = join(dir, "no", "such", "folder", "access.log");
-    const c = new Corral(["-b", `127.0.0.1:${port}`, "--access-logfile", missing, APP]);
+    const c = new Corral(["-b", `127.0.0.1:${port}`, "--access-logfile", missing, FRONT_APP]);
     const { code } = await c.exit(15_000);
     assert.equal(code, 3);
     assert.match(c.stderr, new RegExp(`Cannot open --access-logfile "${missing}": no such folder`));
@@ -150,7 +144,15 @@ describe(`error log (${RUNTIME})`, () => {
     async () => {
       const log = tempFile("error.jsonl");
       const port = await freePort();
-      const c = new Corral(["-b", `127.0.0.1:${port}`, "--error-logfile", log, "--log-format", "json", APP]);
+      const c = new Corral([
+        "-b",
+        `127.0.0.1:${port}`,
+        "--error-logfile",
+        log,
+        "--log-format",
+        "json",
+        FRONT_APP,
+      ]);
       // The master logs there too: its "Ready" line is a JSON object in the file, not on stderr.
       await waitFor(
         "the master's Ready line",
@@ -181,7 +183,15 @@ describe(`error log (${RUNTIME})`, () => {
   test("--log-level error keeps info lines out of the error log", T, async () => {
     const log = tempFile("quiet.log");
     const port = await freePort();
-    const c = new Corral(["-b", `127.0.0.1:${port}`, "--error-logfile", log, "--log-level", "error", APP]);
+    const c = new Corral([
+      "-b",
+      `127.0.0.1:${port}`,
+      "--error-logfile",
+      log,
+      "--log-level",
+      "error",
+      FRONT_APP,
+    ]);
     // No "Ready" line at this level: wait until it answers.
     await waitFor(
       "the server",

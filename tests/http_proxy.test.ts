@@ -4,11 +4,11 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { request } from "node:http";
 import { connect } from "node:http2";
-import { Corral, freePort, RUNTIME, stopAll } from "./_helpers/corral.ts";
+import { Corral, freePort, FRONT_APP, RUNTIME, startOnFreePort, stopAll } from "./_helpers/corral.ts";
+import { get } from "./_helpers/http.ts";
 
 after(stopAll);
 const T = { timeout: 30_000 };
-const APP = "tests/apps/front_app.ts";
 const CERT = "tests/fixtures/tls/cert.pem";
 const KEY = "tests/fixtures/tls/key.pem";
 
@@ -18,28 +18,11 @@ interface Seen {
   headers: [string, string][];
 }
 
-function info(port: number, headers: Record<string, string>): Promise<Seen> {
-  return new Promise((resolve, reject) => {
-    const req = request(`http://127.0.0.1:${port}/info?q=1`, {
-      headers: { connection: "close", ...headers },
-      agent: false,
-    }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (d: string) => body += d);
-      res.on("end", () => resolve(JSON.parse(body)));
-    });
-    req.on("error", reject);
-    req.end();
-  });
+async function info(port: number, headers: Record<string, string>): Promise<Seen> {
+  return JSON.parse((await get(`http://127.0.0.1:${port}/info?q=1`, { headers })).body);
 }
 
-async function start(args: string[]): Promise<{ c: Corral; port: number }> {
-  const port = await freePort();
-  const c = new Corral(["-b", `127.0.0.1:${port}`, ...args, APP]);
-  await c.ready();
-  return { c, port };
-}
+const start = (args: string[]) => startOnFreePort(args);
 
 describe(`proxy headers (${RUNTIME})`, () => {
   test(
@@ -96,12 +79,14 @@ describe(`proxy headers (${RUNTIME})`, () => {
     T,
     async () => {
       const port = await freePort();
-      const bad = new Corral(["-b", `127.0.0.1:${port}`, APP], {
+      const bad = new Corral(["-b", `127.0.0.1:${port}`, FRONT_APP], {
         env: { FORWARDED_ALLOW_IPS: "10.0.0.0/99" },
       });
       assert.equal((await bad.exit()).code, 2);
       assert.match(bad.stderr, /\$FORWARDED_ALLOW_IPS: "10\.0\.0\.0\/99": .*invalid prefix length/);
-      const c = new Corral(["-b", `127.0.0.1:${port}`, APP], { env: { FORWARDED_ALLOW_IPS: "192.0.2.1" } });
+      const c = new Corral(["-b", `127.0.0.1:${port}`, FRONT_APP], {
+        env: { FORWARDED_ALLOW_IPS: "192.0.2.1" },
+      });
       await c.ready();
       assert.equal((await info(port, { "x-forwarded-for": "203.0.113.9" })).remoteAddr.hostname, "127.0.0.1");
       c.kill("SIGTERM");

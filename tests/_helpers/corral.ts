@@ -167,3 +167,17 @@ export async function runCorral(args: string[], ms = 15_000, env: Record<string,
   const { code } = await c.exit(ms);
   return { code, stderr: c.stderr, stdout: c.stdout };
 }
+
+/** The app the HTTP front's tests serve. */
+export const FRONT_APP = "tests/apps/front_app.ts";
+
+/** Starts corral on a free loopback port with `args` before the app (the front's app by default). */
+export async function startOnFreePort(
+  args: string[],
+  app = FRONT_APP,
+): Promise<{ c: Corral; port: number }> {
+  const port = await freePort();
+  const c = new Corral(["-b", `127.0.0.1:${port}`, ...args, app]);
+  await c.ready();
+  return { c, port };
+}

@@ -10,7 +10,8 @@ export interface Reply {
 
 export function get(
   url: string,
-  options: { socketPath?: string; timeoutMs?: number; method?: string } = {},
+  options: { socketPath?: string; timeoutMs?: number; method?: string; headers?: Record<string, string> } =
+    {},
 ): Promise<Reply> {
   const u = new URL(url);
   const send = u.protocol === "https:" ? httpsRequest : httpRequest;
@@ -22,7 +23,7 @@ export function get(
       method: options.method ?? "GET",
       agent: false,
       rejectUnauthorized: false,
-      headers: { connection: "close" },
+      headers: { connection: "close", ...options.headers },
       ...(options.socketPath ? { socketPath: options.socketPath } : {}),
     }, (res) => {
       let body = "";
