@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { listFlag, numberFlag } from "./_bench_cli.ts";
 import { which } from "./_bench_proc.ts";
 
 /** The repository root: servers start from here. */
@@ -45,26 +46,6 @@ export interface Options {
   readonly maxOtherLoad: number;
 }
 
-/** A flag with a bad value; parseArgs throws TypeError for unknown flags. */
-export class UsageError extends Error {}
-
-function _list<T extends string>(raw: string, allowed: readonly T[], flag: string): T[] {
-  const items = raw.split(",").map((s) => s.trim()).filter(Boolean);
-  if (items.length === 0 || items.some((s) => !allowed.includes(s as T))) {
-    throw new UsageError(`Invalid value for ${flag}: "${raw}": expected a list of ${allowed.join(", ")}`);
-  }
-  return items as T[];
-}
-
-function _number(raw: string | undefined, fallback: number, flag: string, min: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (raw.trim() === "" || !Number.isFinite(n) || n < min) {
-    throw new UsageError(`Invalid value for ${flag}: "${raw}": expected a number >= ${min}`);
-  }
-  return n;
-}
-
 /**
  * Parses the command line; "help" when --help was given.
  * @throws {UsageError|TypeError} on a bad value or an unknown flag.
@@ -89,15 +70,15 @@ export function parseOptions(args: string[]): Options | "help" {
   if (v.help) return "help";
   const runtimes = ["deno", "bun"] as const;
   return {
-    duration: _number(v.duration, v.quick ? 3 : 10, "--duration", 1),
-    warmup: _number(v.warmup, v.quick ? 1 : 3, "--warmup", 0),
-    connections: Math.round(_number(v.connections, 50, "--connections", 1)),
-    rounds: Math.round(_number(v.rounds, v.quick ? 1 : 3, "--rounds", 1)),
-    runtimes: _list(v.runtimes, runtimes, "--runtimes"),
-    tables: _list(v.tables, ["tcp", "unix"] as const, "--tables"),
-    client: v.client === undefined ? undefined : _list(v.client, runtimes, "--client")[0],
+    duration: numberFlag(v.duration, v.quick ? 3 : 10, "--duration", 1),
+    warmup: numberFlag(v.warmup, v.quick ? 1 : 3, "--warmup", 0),
+    connections: Math.round(numberFlag(v.connections, 50, "--connections", 1)),
+    rounds: Math.round(numberFlag(v.rounds, v.quick ? 1 : 3, "--rounds", 1)),
+    runtimes: listFlag(v.runtimes, runtimes, "--runtimes"),
+    tables: listFlag(v.tables, ["tcp", "unix"] as const, "--tables"),
+    client: v.client === undefined ? undefined : listFlag(v.client, runtimes, "--client")[0],
     corralArgs: v["corral-args"].split(" ").filter(Boolean),
-    maxOtherLoad: _number(v["max-other-load"], 10, "--max-other-load", 0),
+    maxOtherLoad: numberFlag(v["max-other-load"], 10, "--max-other-load", 0),
   };
 }
 

@@ -21,12 +21,11 @@ import { type Config, measure, type RunEnv, type Sample } from "./_bench_peers_m
 import { bootTable, type Row, scenarioTable, verdicts } from "./_bench_peers_report.ts";
 import { coreList, layout } from "./_bench_peers_start.ts";
 import { type Scenario, type ScenarioName, scenarios, writeLuaScript } from "./_bench_peers_wrk.ts";
-import { UsageError } from "./_bench_options.ts";
+import { parseOrUsage } from "./_bench_cli.ts";
 import { clockTicks, coreTicks, killAllServers, which } from "./_bench_proc.ts";
 import { fixed, int } from "./_bench_table.ts";
 
 const EXIT_FAILED = 1;
-const EXIT_USAGE = 2;
 const EXIT_MISSING_TOOL = 3;
 /** Longest wait for the machine to go quiet before a run. */
 const QUIET_WAIT_MS = 10_000;
@@ -222,18 +221,8 @@ async function _report(list: Config[], skipped: string[], opts: PeerOptions, env
 function _setUp(
   args: string[],
 ): { opts: PeerOptions; tools: PeerTools; wrk: string; taskset: string } | number {
-  let opts: PeerOptions | "help";
-  try {
-    opts = parsePeerOptions(args);
-  } catch (err) {
-    if (!(err instanceof UsageError || err instanceof TypeError)) throw err;
-    process.stderr.write(`bench: ${err.message}\n${PEERS_USAGE}\n`);
-    return EXIT_USAGE;
-  }
-  if (opts === "help") {
-    process.stdout.write(PEERS_USAGE + "\n");
-    return 0;
-  }
+  const opts = parseOrUsage(parsePeerOptions, PEERS_USAGE, args);
+  if (typeof opts === "number") return opts;
   const [wrk, taskset, getconf] = ["wrk", "taskset", "getconf"].map((name) => which(name));
   for (
     const [name, path, hint] of [["wrk", wrk, "apt-get install -y wrk"], [

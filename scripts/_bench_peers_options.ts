@@ -3,7 +3,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { UsageError } from "./_bench_options.ts";
+import { listFlag, numberFlag } from "./_bench_cli.ts";
 import { PEERS } from "./_bench_peers_catalog.ts";
 import { SCENARIO_NAMES, type ScenarioName } from "./_bench_peers_wrk.ts";
 
@@ -42,22 +42,9 @@ export interface PeerOptions {
   readonly corralArgs: readonly string[];
 }
 
-function _number(raw: string | undefined, fallback: number, flag: string, min: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (raw.trim() === "" || !Number.isFinite(n) || n < min) {
-    throw new UsageError(`Invalid value for ${flag}: "${raw}": expected a number >= ${min}`);
-  }
-  return n;
-}
-
+/** An optional list flag: null when absent. */
 function _list(raw: string | undefined, allowed: readonly string[], flag: string): string[] | null {
-  if (raw === undefined) return null;
-  const items = raw.split(",").map((s) => s.trim()).filter(Boolean);
-  if (items.length === 0 || items.some((s) => !allowed.includes(s))) {
-    throw new UsageError(`Invalid value for ${flag}: "${raw}": expected a list of ${allowed.join(", ")}`);
-  }
-  return items;
+  return raw === undefined ? null : listFlag(raw, allowed, flag);
 }
 
 /**
@@ -84,18 +71,18 @@ export function parsePeerOptions(args: string[]): PeerOptions | "help" {
   });
   if (v.help) return "help";
   const tables = _list(v.tables, [...SCENARIO_NAMES, "boot"], "--tables") ?? [...SCENARIO_NAMES, "boot"];
-  const workers = (v.workers ?? "1,2").split(",").map((s) => _number(s, 1, "--workers", 1));
+  const workers = (v.workers ?? "1,2").split(",").map((s) => numberFlag(s, 1, "--workers", 1));
   return {
-    duration: _number(v.duration, v.quick ? 3 : 10, "--duration", 1),
-    warmup: _number(v.warmup, v.quick ? 1 : 2, "--warmup", 0),
-    connections: Math.round(_number(v.connections, 50, "--connections", 1)),
-    rounds: Math.round(_number(v.rounds, v.quick ? 1 : 3, "--rounds", 1)),
+    duration: numberFlag(v.duration, v.quick ? 3 : 10, "--duration", 1),
+    warmup: numberFlag(v.warmup, v.quick ? 1 : 2, "--warmup", 0),
+    connections: Math.round(numberFlag(v.connections, 50, "--connections", 1)),
+    rounds: Math.round(numberFlag(v.rounds, v.quick ? 1 : 3, "--rounds", 1)),
     workers: workers.map(Math.round),
     scenarios: tables.filter((t): t is ScenarioName => t !== "boot"),
     boot: tables.includes("boot"),
     only: _list(v.only, PEERS.map((p) => p.id), "--only"),
-    bootStarts: Math.round(_number(v["boot-starts"], v.quick ? 2 : 5, "--boot-starts", 0)),
-    maxOtherLoad: _number(v["max-other-load"], 10, "--max-other-load", 0),
+    bootStarts: Math.round(numberFlag(v["boot-starts"], v.quick ? 2 : 5, "--boot-starts", 0)),
+    maxOtherLoad: numberFlag(v["max-other-load"], 10, "--max-other-load", 0),
     corralArgs: v["corral-args"].split(" ").filter(Boolean),
   };
 }

@@ -24,8 +24,8 @@ import {
   type RuntimeName,
   type Tools,
   USAGE,
-  UsageError,
 } from "./_bench_options.ts";
+import { parseOrUsage } from "./_bench_cli.ts";
 import { clockTicks, coreTicks, killAllServers, ownTicks, run, Server, treeTicks } from "./_bench_proc.ts";
 import { fixed, int, markdownTable, median, spread } from "./_bench_table.ts";
 
@@ -37,7 +37,6 @@ const RETRIES = 2;
 /** Longest wait for the other programs on the machine to go quiet before a run. */
 const QUIET_WAIT_MS = 30_000;
 const EXIT_FAILED = 1;
-const EXIT_USAGE = 2;
 const EXIT_MISSING_TOOL = 3;
 
 /** One server to measure; `workers: null` is the bare baseline. */
@@ -331,18 +330,8 @@ async function unixTable(opts: Options, env: Env): Promise<string> {
 }
 
 async function _setUp(args: string[]): Promise<{ opts: Options; tools: Tools } | number> {
-  let opts: Options | "help";
-  try {
-    opts = parseOptions(args);
-  } catch (err) {
-    if (!(err instanceof UsageError || err instanceof TypeError)) throw err;
-    process.stderr.write(`bench: ${err.message}\n${USAGE}\n`);
-    return EXIT_USAGE;
-  }
-  if (opts === "help") {
-    process.stdout.write(USAGE + "\n");
-    return 0;
-  }
+  const opts = parseOrUsage(parseOptions, USAGE, args);
+  if (typeof opts === "number") return opts;
   const tools = findTools(opts);
   if ("missing" in tools) {
     process.stderr.write(tools.missing + "\n");
