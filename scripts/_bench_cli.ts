@@ -5,9 +5,20 @@
  * @module
  */
 import process from "node:process";
+import { killAllServers } from "./_bench_proc.ts";
 
+/** Exit code of a run that failed. */
+export const EXIT_FAILED = 1;
 /** Exit code of a bad command line. */
 export const EXIT_USAGE = 2;
+
+/** The flags of every benchmark's runs, for parseArgs. */
+export const RUN_FLAGS = {
+  duration: { type: "string", short: "d" },
+  warmup: { type: "string", short: "w" },
+  connections: { type: "string", short: "c" },
+  rounds: { type: "string", short: "r" },
+} as const;
 
 /** A flag with a bad value; parseArgs throws TypeError for unknown flags. */
 export class UsageError extends Error {}
@@ -54,4 +65,32 @@ export function parseOrUsage<T>(
     return 0;
   }
   return parsed;
+}
+
+/**
+ * Runs `body` within `boundS` seconds: past them every server is killed and
+ * the process exits with EXIT_FAILED. An error is printed and gives
+ * EXIT_FAILED; either way the servers are killed and `cleanup` runs.
+ */
+export async function runBounded(
+  boundS: number,
+  body: () => Promise<number>,
+  cleanup: () => void,
+): Promise<number> {
+  // Every step has its own timeout; this is the backstop for the whole run.
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`bench: gave up after ${boundS} s\n`);
+    killAllServers();
+    process.exit(EXIT_FAILED);
+  }, boundS * 1000);
+  try {
+    return await body();
+  } catch (err) {
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : err}\n`);
+    return EXIT_FAILED;
+  } finally {
+    clearTimeout(watchdog);
+    killAllServers();
+    cleanup();
+  }
 }

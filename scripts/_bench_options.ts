@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { listFlag, numberFlag } from "./_bench_cli.ts";
+import { listFlag, numberFlag, RUN_FLAGS } from "./_bench_cli.ts";
 import { which } from "./_bench_proc.ts";
 
 /** The repository root: servers start from here. */
@@ -54,10 +54,7 @@ export function parseOptions(args: string[]): Options | "help" {
   const { values: v } = parseArgs({
     args,
     options: {
-      duration: { type: "string", short: "d" },
-      warmup: { type: "string", short: "w" },
-      connections: { type: "string", short: "c" },
-      rounds: { type: "string", short: "r" },
+      ...RUN_FLAGS,
       runtimes: { type: "string", default: "deno,bun" },
       tables: { type: "string", default: "tcp,unix" },
       client: { type: "string" },

@@ -21,11 +21,10 @@ import { type Config, measure, type RunEnv, type Sample } from "./_bench_peers_m
 import { bootTable, type Row, scenarioTable, verdicts } from "./_bench_peers_report.ts";
 import { coreList, layout } from "./_bench_peers_start.ts";
 import { type Scenario, type ScenarioName, scenarios, writeLuaScript } from "./_bench_peers_wrk.ts";
-import { parseOrUsage } from "./_bench_cli.ts";
-import { clockTicks, coreTicks, killAllServers, which } from "./_bench_proc.ts";
+import { parseOrUsage, runBounded } from "./_bench_cli.ts";
+import { clockTicks, coreTicks, which } from "./_bench_proc.ts";
 import { fixed, int } from "./_bench_table.ts";
 
-const EXIT_FAILED = 1;
 const EXIT_MISSING_TOOL = 3;
 /** Longest wait for the machine to go quiet before a run. */
 const QUIET_WAIT_MS = 10_000;
@@ -265,24 +264,11 @@ export async function peersMain(args: string[]): Promise<number> {
   const keyRuns = list.filter((c) => c.key).length * (opts.rounds - 1);
   const runs = (list.length + keyRuns) * opts.scenarios.length * 2 + list.length * opts.bootStarts * 2;
   const boundS = runs * (opts.warmup + opts.duration + QUIET_WAIT_MS / 1000 + 30) + 60;
-  // Every step has its own timeout; this is the backstop for the whole run.
-  const watchdog = setTimeout(() => {
-    process.stderr.write(`bench: gave up after ${boundS} s\n`);
-    killAllServers();
-    process.exit(EXIT_FAILED);
-  }, boundS * 1000);
   process.stderr.write(
     `bench --peers: ${list.length} rows × ${opts.scenarios.length} workloads, at most ${boundS} s\n`,
   );
-  try {
+  return await runBounded(boundS, async () => {
     await _report(list, skipped, opts, env, setUp.wrk);
     return 0;
-  } catch (err) {
-    process.stderr.write(`bench: ${err instanceof Error ? err.message : err}\n`);
-    return EXIT_FAILED;
-  } finally {
-    clearTimeout(watchdog);
-    killAllServers();
-    rmSync(env.tmp, { recursive: true, force: true });
-  }
+  }, () => rmSync(env.tmp, { recursive: true, force: true }));
 }

@@ -3,7 +3,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { listFlag, numberFlag } from "./_bench_cli.ts";
+import { listFlag, numberFlag, RUN_FLAGS } from "./_bench_cli.ts";
 import { PEERS } from "./_bench_peers_catalog.ts";
 import { SCENARIO_NAMES, type ScenarioName } from "./_bench_peers_wrk.ts";
 
@@ -55,10 +55,7 @@ export function parsePeerOptions(args: string[]): PeerOptions | "help" {
   const { values: v } = parseArgs({
     args,
     options: {
-      duration: { type: "string", short: "d" },
-      warmup: { type: "string", short: "w" },
-      connections: { type: "string", short: "c" },
-      rounds: { type: "string", short: "r" },
+      ...RUN_FLAGS,
       workers: { type: "string" },
       tables: { type: "string" },
       only: { type: "string" },

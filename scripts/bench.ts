@@ -25,7 +25,7 @@ import {
   type Tools,
   USAGE,
 } from "./_bench_options.ts";
-import { parseOrUsage } from "./_bench_cli.ts";
+import { EXIT_FAILED, parseOrUsage, runBounded } from "./_bench_cli.ts";
 import { clockTicks, coreTicks, killAllServers, ownTicks, run, Server, treeTicks } from "./_bench_proc.ts";
 import { fixed, int, markdownTable, median, spread } from "./_bench_table.ts";
 
@@ -36,7 +36,6 @@ const BOOT_TIMEOUT_MS = 20_000;
 const RETRIES = 2;
 /** Longest wait for the other programs on the machine to go quiet before a run. */
 const QUIET_WAIT_MS = 30_000;
-const EXIT_FAILED = 1;
 const EXIT_MISSING_TOOL = 3;
 
 /** One server to measure; `workers: null` is the bare baseline. */
@@ -370,17 +369,11 @@ async function main(args: string[]): Promise<number> {
   const perRuntime = (opts.tables.includes("tcp") ? 5 : 0) + (opts.tables.includes("unix") ? 3 : 0);
   const runs = opts.rounds * opts.runtimes.length * perRuntime * (1 + RETRIES);
   const boundS = runs * (opts.warmup + opts.duration + QUIET_WAIT_MS / 1000 + 40) + 60;
-  // Every step has its own timeout; this is the backstop for the whole run.
-  const watchdog = setTimeout(() => {
-    process.stderr.write(`bench: gave up after ${boundS} s\n`);
-    killAllServers();
-    process.exit(EXIT_FAILED);
-  }, boundS * 1000);
   process.stderr.write(
     `bench: ${opts.rounds} round(s), ${opts.warmup} s warm-up + ${opts.duration} s per server, ` +
       `${opts.connections} connections; server on core ${SERVER_CPU}, load on core ${LOAD_CPU}\n`,
   );
-  try {
+  return await runBounded(boundS, async () => {
     if (opts.tables.includes("tcp")) {
       const table = await tcpTable(opts, env);
       process.stdout.write(`\n## TCP: wrk -t1 -c${opts.connections} -d${opts.duration}s\n\n${table}\n`);
@@ -392,14 +385,7 @@ async function main(args: string[]): Promise<number> {
       );
     }
     return 0;
-  } catch (err) {
-    process.stderr.write(`bench: ${err instanceof Error ? err.message : err}\n`);
-    return EXIT_FAILED;
-  } finally {
-    clearTimeout(watchdog);
-    killAllServers();
-    rmSync(env.tmp, { recursive: true, force: true });
-  }
+  }, () => rmSync(env.tmp, { recursive: true, force: true }));
 }
 
 if (import.meta.main) {
