@@ -116,6 +116,9 @@ describe("access log formats", () => {
 
   test("an unknown atom is refused at compile time, naming it", () => {
     assert.throws(() => compileAccessFormat("%(h)s %(zz)s"), /unknown atom %\(zz\)s/);
+    for (const name of ["constructor", "toString", "__proto__"]) {
+      assert.throws(() => compileAccessFormat(`%(${name})s`), TypeError, name);
+    }
   });
 
   test("only formats that show a duration ask for the request to be timed", () => {

@@ -180,8 +180,8 @@ export const ACCESS_LOG_ATOMS: readonly string[] = [
 ];
 
 function _expression(name: string): string {
-  const known = _EXPRESSIONS[name];
-  if (known) return known;
+  // Own keys only: `%(constructor)s` is not an atom.
+  if (Object.hasOwn(_EXPRESSIONS, name)) return _EXPRESSIONS[name] as string;
   // A token (RFC 9110), so the name is safe inside a string literal.
   const header = /^\{([!#$%&'*+\-.^_`|~0-9A-Za-z]+)\}([io])$/.exec(name);
   if (header) {
