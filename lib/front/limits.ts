@@ -7,6 +7,7 @@
 import type { Handler } from "../runtime/types.ts";
 import type { Settings } from "../settings.ts";
 import { plainResponse } from "./_responses.ts";
+import { PROXY_HEADERS } from "./proxy.ts";
 
 /** The limits in force; 0 is "not checked by corral". */
 export interface Limits {
@@ -61,7 +62,7 @@ export class FieldScan {
   authorization: string | null = null;
   referer: string | null = null;
   userAgent: string | null = null;
-  /** Whether `Forwarded` or `X-Forwarded-For`, `-Proto` or `-Host` is present. */
+  /** Whether one of the proxy headers (proxy.ts's PROXY_HEADERS) is present. */
   forwarded = false;
   #fieldSize = Infinity;
   readonly #visit = (value: string, name: string): void => {
@@ -69,10 +70,7 @@ export class FieldScan {
     if (name.length + value.length + 2 > this.#fieldSize && this.tooLong === null) this.tooLong = name;
     const first = name.charCodeAt(0);
     if (first === 120 /* x */ || first === 102 /* f */) {
-      if (
-        name === "x-forwarded-for" || name === "x-forwarded-proto" || name === "x-forwarded-host" ||
-        name === "forwarded"
-      ) this.forwarded = true;
+      if (PROXY_HEADERS.includes(name)) this.forwarded = true;
     } else if (first === 99 /* c */) {
       if (name === "content-length") this.contentLength = value;
     } else if (first === 117 /* u */) {

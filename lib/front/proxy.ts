@@ -167,10 +167,17 @@ export function applyForwarded(request: Request, info: ServeInfo, allow: AllowIp
   return { request: _rewrite(request, fwd), info: fwd.client ? _infoWith(info, fwd.client) : info };
 }
 
-/** Whether any of the proxy headers corral reads is present. */
+/** The proxy headers corral reads, lower case. */
+export const PROXY_HEADERS: readonly string[] = [
+  "forwarded",
+  "x-forwarded-for",
+  "x-forwarded-proto",
+  "x-forwarded-host",
+];
+
+/** Whether any of {@link PROXY_HEADERS} is present. */
 export function hasProxyHeaders(h: Headers): boolean {
-  return h.get("x-forwarded-for") !== null || h.get("forwarded") !== null ||
-    h.get("x-forwarded-proto") !== null || h.get("x-forwarded-host") !== null;
+  return PROXY_HEADERS.some((name) => h.get(name) !== null);
 }
 
 /** Applies trusted proxy headers before `next` sees the request. */
