@@ -11,9 +11,9 @@
  * Setting tcp_migrate_req takes root; the original value is put back at the end.
  * @module
  */
-import { createServer } from "node:net";
 import { join } from "node:path";
 import process from "node:process";
+import { freePort } from "./_bench_http.ts";
 import { Corral, killAll, type RuntimeName } from "./_stress_corral.ts";
 import { describeFailures, Load, type LoadResult, type Mode } from "./_stress_load.ts";
 import { HERE, type Options, parseOptions, runtimeCommand, USAGE, UsageError } from "./_stress_options.ts";
@@ -30,19 +30,6 @@ const STEADY_MS = 1000;
 const UNPACED_RATE = 1000;
 const EXIT_LOSS = 1;
 const EXIT_USAGE = 2;
-
-/** A loopback port that is free now: the kernel's pick for port 0. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen({ host: "127.0.0.1", port: 0 }, () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function _sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
