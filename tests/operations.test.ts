@@ -24,19 +24,25 @@ function socketPath(): string {
   return join(mkdtempSync(join(tmpdir(), "corral-ctl-")), "control.sock");
 }
 
+/** Two workers of tests/apps/pid.ts, with --metrics-bind on a port of its own. */
+async function startWithMetrics(): Promise<{ c: Corral; port: number; metricsPort: number }> {
+  const [port, metricsPort] = [await freePort(), await freePort()];
+  const c = new Corral([
+    "-w",
+    "2",
+    "--metrics-bind",
+    `127.0.0.1:${metricsPort}`,
+    "-b",
+    `127.0.0.1:${port}`,
+    "tests/apps/pid.ts",
+  ]);
+  await c.ready();
+  return { c, port, metricsPort };
+}
+
 describe(`metrics and the status page (${RUNTIME})`, () => {
   test("/metrics aggregates the workers' heartbeats in Prometheus text", T, async () => {
-    const [port, metricsPort] = [await freePort(), await freePort()];
-    const c = new Corral([
-      "-w",
-      "2",
-      "--metrics-bind",
-      `127.0.0.1:${metricsPort}`,
-      "-b",
-      `127.0.0.1:${port}`,
-      "tests/apps/pid.ts",
-    ]);
-    await c.ready();
+    const { c, port, metricsPort } = await startWithMetrics();
     for (let i = 0; i < 20; i++) await get(`http://127.0.0.1:${port}/`);
     await get(`http://127.0.0.1:${port}/throw`);
     const metrics = `http://127.0.0.1:${metricsPort}/metrics`;
@@ -74,17 +80,7 @@ describe(`metrics and the status page (${RUNTIME})`, () => {
     skip: spawnSync("chromium", ["--version"]).status !== 0 &&
       "Debian's chromium is not installed (apt-get install chromium)",
   }, async () => {
-    const [port, metricsPort] = [await freePort(), await freePort()];
-    const c = new Corral([
-      "-w",
-      "2",
-      "--metrics-bind",
-      `127.0.0.1:${metricsPort}`,
-      "-b",
-      `127.0.0.1:${port}`,
-      "tests/apps/pid.ts",
-    ]);
-    await c.ready();
+    const { c, port, metricsPort } = await startWithMetrics();
     await waitFor(
       "a heartbeat",
       async () => /"requests":/.test((await get(`http://127.0.0.1:${metricsPort}/status.json`)).body),
