@@ -87,11 +87,19 @@ export class Watchdog {
   readonly #free: number[] = [];
   readonly #encoder = new TextEncoder();
   readonly #origin = performance.timeOrigin;
+  readonly #countBytes: boolean;
   #ticks = 0;
   /** Requests started since boot. */
   requests = 0;
 
-  constructor() {
+  /**
+   * With `countBytes`, each response's declared Content-Length is added to
+   * the bytes counter. Only the metrics show it, and reading a response's
+   * headers costs: on Deno it turns off the server's fast path for a static
+   * body (measured: about 4 µs more for a 64 KiB response).
+   */
+  constructor({ countBytes = true }: { countBytes?: boolean } = {}) {
+    this.#countBytes = countBytes;
     for (let i = SLOTS - 1; i >= 0; i--) {
       this.#free.push(i);
       this.#texts[i] = new Uint8Array(this.buffer, _TEXT_BYTE + i * TEXT_BYTES, TEXT_BYTES);
@@ -150,6 +158,7 @@ export class Watchdog {
     }
     const status = response.status;
     (f[_STATUS + (status < 200 ? 0 : status >= 500 ? 4 : ((status / 100) | 0) - 1)] as number)++;
+    if (!this.#countBytes) return;
     const length = response.headers.get("content-length");
     if (length !== null) (f[_BYTES] as number) += Number(length) || 0;
   }

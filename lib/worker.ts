@@ -115,7 +115,8 @@ export class Worker {
     const watched = timeout > 0 || maxRequests > 0 || maxWorkerMemory > 0 || metricsBind !== null ||
       controlSocket !== null;
     if (!watched) return this.#drainable(handler);
-    const watchdog = this.#watchdog = new Watchdog();
+    // The bytes counter is shown only by the metrics.
+    const watchdog = this.#watchdog = new Watchdog({ countBytes: metricsBind !== null });
     this.#startHeartbeat(watchdog);
     const limit = maxRequests > 0
       ? maxRequests + Math.floor(Math.random() * (maxRequestsJitter + 1))

@@ -43,7 +43,8 @@ async function startWithMetrics(): Promise<{ c: Corral; port: number; metricsPor
 describe(`metrics and the status page (${RUNTIME})`, () => {
   test("/metrics aggregates the workers' heartbeats in Prometheus text", T, async () => {
     const { c, port, metricsPort } = await startWithMetrics();
-    for (let i = 0; i < 20; i++) await get(`http://127.0.0.1:${port}/`);
+    for (let i = 0; i < 17; i++) await get(`http://127.0.0.1:${port}/`);
+    for (let i = 0; i < 3; i++) await get(`http://127.0.0.1:${port}/sized`);
     await get(`http://127.0.0.1:${port}/throw`);
     const metrics = `http://127.0.0.1:${metricsPort}/metrics`;
     await waitFor(
@@ -60,6 +61,8 @@ describe(`metrics and the status page (${RUNTIME})`, () => {
     assert.match(text, /corral_request_duration_seconds_count 21\n/);
     assert.match(text, /corral_workers\{state="serving"\} 2\n/);
     assert.match(text, /corral_in_flight_requests 0\n/);
+    // Declared lengths only: three /sized responses of 5 bytes.
+    assert.match(text, /corral_response_bytes_total 15\n/);
     for (const pid of c.workerPids()) {
       assert.match(text, new RegExp(`corral_worker_rss_bytes\\{pid="${pid}",age="\\d"\\} \\d+`));
     }

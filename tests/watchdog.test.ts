@@ -44,6 +44,21 @@ describe("watchdog", () => {
     assert.equal(readWatchdog(watchdog.buffer).requests, SLOTS + 2);
   });
 
+  test("without countBytes the response's headers are never read (Deno's fast path stays on)", () => {
+    const watchdog = new Watchdog({ countBytes: false });
+    const slot = watchdog.begin(new Request("http://h/"), performance.now());
+    const response = new Response("ok", { headers: { "content-length": "2" } });
+    Object.defineProperty(response, "headers", {
+      get() {
+        throw new Error("headers read");
+      },
+    });
+    watchdog.end(slot, performance.now(), response);
+    const reading = readWatchdog(watchdog.buffer);
+    assert.deepEqual(reading.statusClasses, [0, 1, 0, 0, 0]);
+    assert.equal(reading.bytes, 0);
+  });
+
   test("a long URL is cut to the slot's size, never past it", () => {
     const watchdog = new Watchdog();
     watchdog.begin(new Request("http://h/" + "a".repeat(1000)), performance.now());

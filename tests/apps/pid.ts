@@ -1,4 +1,7 @@
-/** Answers with the worker's pid; /slow?ms=N waits first; /throw throws; /addr shows info.remoteAddr. */
+/**
+ * Answers with the worker's pid; /slow?ms=N waits first; /throw throws; /addr
+ * shows info.remoteAddr; /sized answers 5 bytes with a declared Content-Length.
+ */
 import process from "node:process";
 
 export default {
@@ -11,6 +14,7 @@ export default {
     if (url.pathname === "/throw") throw new Error("boom from the app");
     if (url.pathname === "/reject") return Promise.reject(new Error("rejected by the app"));
     if (url.pathname === "/addr") return Response.json(info.remoteAddr);
+    if (url.pathname === "/sized") return new Response("sized", { headers: { "content-length": "5" } });
     return new Response(String(process.pid));
   },
 };
