@@ -29,6 +29,9 @@ export const USAGE = `Usage: scripts/bench.ts [OPTIONS]
       --corral-args=ARGS     extra corral flags, split on spaces: --corral-args="--timeout 0"
       --max-other-load PCT   measure a run again when other programs used more than this
                              much of a core meanwhile (default 10)
+      --interleave           start every server of a table once and load them in turn,
+                             round after round (try -d 1 -r 20): on a machine whose speed
+                             drifts, each round's servers are compared within seconds
       --quick                short runs, one round`;
 
 /** The parsed flags. */
@@ -44,6 +47,8 @@ export interface Options {
   readonly corralArgs: readonly string[];
   /** % of one core that other programs may use during a run before it is done again. */
   readonly maxOtherLoad: number;
+  /** Start each server once and load them in turn, instead of a fresh server per run. */
+  readonly interleave: boolean;
 }
 
 /**
@@ -61,6 +66,7 @@ export function parseOptions(args: string[]): Options | "help" {
       "corral-args": { type: "string", default: "" },
       "max-other-load": { type: "string" },
       quick: { type: "boolean", default: false },
+      interleave: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -76,6 +82,7 @@ export function parseOptions(args: string[]): Options | "help" {
     client: v.client === undefined ? undefined : listFlag(v.client, runtimes, "--client")[0],
     corralArgs: v["corral-args"].split(" ").filter(Boolean),
     maxOtherLoad: numberFlag(v["max-other-load"], 10, "--max-other-load", 0),
+    interleave: v.interleave,
   };
 }
 

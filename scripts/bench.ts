@@ -111,8 +111,14 @@ function _mark(server: Server) {
   };
 }
 
-/** Starts one server, warms it up, measures one run, stops its whole tree. */
-async function measure(spec: Spec, load: Load, opts: Options, env: Env): Promise<Sample> {
+/** A server started, checked and warmed up, with where it listens. */
+interface Running {
+  readonly server: Server;
+  readonly target: Target;
+}
+
+/** Starts one server, checks its answer and warms it up; stops it if any of that fails. */
+async function _start(spec: Spec, load: Load, opts: Options, env: Env): Promise<Running> {
   const target: Target = spec.transport === "unix"
     ? { path: join(env.tmp, `${spec.runtime}-w${spec.workers}.sock`) }
     : { port: await freePort() };
@@ -122,29 +128,46 @@ async function measure(spec: Spec, load: Load, opts: Options, env: Env): Promise
     if (spec.workers !== null) await server.waitForLog(/Ready: \d+ workers? serving/, BOOT_TIMEOUT_MS);
     _checkReply(spec, await waitUntilServing(target, BOOT_TIMEOUT_MS, () => server.exited), env.expected);
     if (opts.warmup > 0) await load(target, opts.warmup);
-    const before = _mark(server);
-    const count = await load(target, opts.duration);
-    const after = _mark(server);
-    // A process that left the tree took its CPU time with it, and the figure would be low.
-    const lost = [...before.tree.keys()].filter((pid) => !after.tree.has(pid));
-    if (lost.length > 0) {
-      throw new Error(`${spec.label}: process(es) ${lost.join(", ")} exited during the run`);
-    }
-    let ticks = 0;
-    for (const [pid, t] of after.tree) ticks += t - (before.tree.get(pid) ?? 0);
-    const other = after.busy - before.busy - ticks - (after.own - before.own);
-    const elapsed = after.total - before.total;
-    const perRequest = (t: number) => count.requests > 0 ? t / env.clockTicks * 1e6 / count.requests : NaN;
-    return {
-      ...count,
-      cpuUsPerRequest: perRequest(ticks),
-      masterUsPerRequest: perRequest((after.tree.get(server.pid) ?? 0) - (before.tree.get(server.pid) ?? 0)),
-      serverCore: elapsed > 0 ? ticks / elapsed * 100 : 0,
-      otherLoad: elapsed > 0 ? Math.max(0, other) / elapsed * 100 : 0,
-    };
-  } finally {
+    return { server, target };
+  } catch (err) {
     await server.stop();
+    throw err;
   }
+}
+
+/** Starts one server, warms it up, measures one run, stops its whole tree. */
+async function measure(spec: Spec, load: Load, opts: Options, env: Env): Promise<Sample> {
+  const running = await _start(spec, load, opts, env);
+  try {
+    return await _sample(spec, running, load, opts, env);
+  } finally {
+    await running.server.stop();
+  }
+}
+
+/** Measures one run of a running server. */
+async function _sample(spec: Spec, running: Running, load: Load, opts: Options, env: Env): Promise<Sample> {
+  const { server, target } = running;
+  const before = _mark(server);
+  const count = await load(target, opts.duration);
+  const after = _mark(server);
+  // A process that left the tree took its CPU time with it, and the figure would be low.
+  const lost = [...before.tree.keys()].filter((pid) => !after.tree.has(pid));
+  if (lost.length > 0) {
+    throw new Error(`${spec.label}: process(es) ${lost.join(", ")} exited during the run`);
+  }
+  let ticks = 0;
+  for (const [pid, t] of after.tree) ticks += t - (before.tree.get(pid) ?? 0);
+  const other = after.busy - before.busy - ticks - (after.own - before.own);
+  const elapsed = after.total - before.total;
+  const perRequest = (t: number) => count.requests > 0 ? t / env.clockTicks * 1e6 / count.requests : NaN;
+  return {
+    ...count,
+    cpuUsPerRequest: perRequest(ticks),
+    masterUsPerRequest: perRequest((after.tree.get(server.pid) ?? 0) - (before.tree.get(server.pid) ?? 0)),
+    serverCore: elapsed > 0 ? ticks / elapsed * 100 : 0,
+    otherLoad: elapsed > 0 ? Math.max(0, other) / elapsed * 100 : 0,
+  };
 }
 
 /**
@@ -193,6 +216,44 @@ async function measureAll(specs: Spec[], load: Load, opts: Options, env: Env): P
       // The least disturbed attempt stands for this round.
       if (kept) samples.get(spec)?.push(kept);
     }
+  }
+  return samples;
+}
+
+/**
+ * `--interleave`: starts every spec's server once, then loads them in
+ * turn, round after round, in an order that rotates. Each round's runs lie
+ * within seconds of each other, so the paired ratios hold on a machine
+ * whose speed drifts from minute to minute. The idle servers wait on the
+ * same core: their timers count as other load.
+ */
+async function measureInterleaved(
+  specs: Spec[],
+  load: Load,
+  opts: Options,
+  env: Env,
+): Promise<Map<Spec, Sample[]>> {
+  const samples = new Map<Spec, Sample[]>(specs.map((s) => [s, []]));
+  const running = new Map<Spec, Running>();
+  try {
+    for (const spec of specs) running.set(spec, await _start(spec, load, opts, env));
+    let n = 0;
+    for (let round = 0; round < opts.rounds; round++) {
+      const shift = round % specs.length;
+      for (const spec of [...specs.slice(shift), ...specs.slice(0, shift)]) {
+        n++;
+        const s = await _sample(spec, running.get(spec) as Running, load, opts, env);
+        samples.get(spec)?.push(s);
+        process.stderr.write(
+          `[${n}/${specs.length * opts.rounds}] ${spec.runtime} ${spec.label}: ${
+            int(s.requests / s.seconds)
+          } ` +
+            `req/s, ${fixed(s.cpuUsPerRequest)} µs/req, other load ${fixed(s.otherLoad, 0)}%\n`,
+        );
+      }
+    }
+  } finally {
+    await Promise.all([...running.values()].map((r) => r.server.stop()));
   }
   return samples;
 }
@@ -285,7 +346,8 @@ async function tcpTable(opts: Options, env: Env): Promise<string> {
     { label: `bare ${runtime === "deno" ? "Deno" : "Bun"}.serve`, runtime, transport: "tcp", workers: null },
     ..._tcpVariants(runtime, env.tmp),
   ]);
-  const samples = await measureAll(groups.flat(), wrkLoad(env.tools, opts.connections, LOAD_CPU), opts, env);
+  const measureEach = opts.interleave ? measureInterleaved : measureAll;
+  const samples = await measureEach(groups.flat(), wrkLoad(env.tools, opts.connections, LOAD_CPU), opts, env);
   const of = (spec: Spec | undefined) => (spec && samples.get(spec)) ?? [];
   const rows = groups.flatMap((group) =>
     group.map((spec, i) => _row(spec, of(spec), i === 0 ? null : of(group[0])))
@@ -314,7 +376,7 @@ async function unixTable(opts: Options, env: Env): Promise<string> {
     { label: "corral -w 1, unix (direct)", runtime, transport: "unix", workers: 1 },
     { label: "corral -w 2, unix (relay)", runtime, transport: "unix", workers: 2 },
   ]);
-  const samples = await measureAll(
+  const samples = await (opts.interleave ? measureInterleaved : measureAll)(
     groups.flat(),
     clientLoad(env.tools, opts.connections, LOAD_CPU),
     opts,
