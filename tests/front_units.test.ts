@@ -169,7 +169,8 @@ describe("limits", () => {
     assert.equal(checkRequest(post(10), limits({ body: 10 })), null);
     const refused = checkRequest(post(11), limits({ body: 10 }));
     assert.equal(refused?.status, 413);
-    assert.equal(refused?.headers.get("connection"), "close");
+    // The runtime ends the connection (see tooLarge); ours made Bun reset it before the client read the 413.
+    assert.equal(refused?.headers.get("connection"), null);
   });
 
   test("a streamed body is counted as the app reads it: 413 past the limit, the app's answer below", async () => {
