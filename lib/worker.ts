@@ -196,7 +196,9 @@ export class Worker {
   #drainOne(handler: Handler, request: Request, info: ServeInfo): Response | Promise<Response> {
     this.#drained++;
     const response = handler(request, info);
-    return response instanceof Promise ? response.then(withConnectionClose) : withConnectionClose(response);
+    return response instanceof Promise
+      ? response.then((r) => withConnectionClose(r, request))
+      : withConnectionClose(response, request);
   }
 
   /** Serves with `Connection: close` until no request came for DRAIN_QUIET_MS, `maxMs` at most. */

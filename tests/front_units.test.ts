@@ -19,6 +19,7 @@ import { AccessLog, withAccessLog } from "../lib/front/access_log.ts";
 import { resolveForwarded, withProxyHeaders } from "../lib/front/proxy.ts";
 import { withMaxConcurrency, withRequestTimeout } from "../lib/front/backpressure.ts";
 import { wrapHandler } from "../lib/front/mod.ts";
+import { withConnectionClose } from "../lib/front/_responses.ts";
 import type { Handler, RemoteAddr, ServeInfo } from "../lib/runtime/types.ts";
 import { defaultSettings, type Settings } from "../lib/settings.ts";
 import { parseCommandLine } from "../lib/config.ts";
@@ -304,6 +305,24 @@ describe("composition", () => {
     const fourth = handler(new Request("http://h/"), PEER);
     releases.at(-1)?.();
     assert.equal((await fourth).status, 200);
+  });
+
+  test("Connection: close is left out after a body nobody read: the runtime ends that connection", async () => {
+    const upload = () =>
+      new Request("http://h/", {
+        method: "POST",
+        body: "x".repeat(100),
+        headers: { "content-length": "100" },
+      });
+    const unread = upload();
+    assert.equal(withConnectionClose(new Response("no"), unread).headers.get("connection"), null);
+    const read = upload();
+    await read.text();
+    assert.equal(withConnectionClose(new Response("ok"), read).headers.get("connection"), "close");
+    assert.equal(
+      withConnectionClose(new Response("ok"), new Request("http://h/")).headers.get("connection"),
+      "close",
+    );
   });
 
   test("--keep-alive 0 adds Connection: close, even to a response with immutable headers", async () => {

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { RUNTIME, startOnFreePort, stopAll } from "./_helpers/corral.ts";
-import { get } from "./_helpers/http.ts";
+import { get, sendingAll } from "./_helpers/http.ts";
 
 after(stopAll);
 const T = { timeout: 30_000 };
@@ -27,38 +27,6 @@ function raw(port: number, data: string | Uint8Array, ms = 3000): Promise<string
       done();
     });
     socket.write(data);
-  });
-}
-
-/**
- * Sends `head`, then `piece` `count` times as fast as the server takes it,
- * and resolves with what came back once a whole response head arrived (or
- * the connection ended): the way an uploading client meets a refusal.
- */
-function sendingAll(port: number, head: string, piece: string, count: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    let out = "";
-    const done = () => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(out);
-    };
-    const timer = setTimeout(done, 10_000);
-    socket.setEncoding("latin1");
-    socket.on("data", (d: string) => {
-      out += d;
-      if (out.includes("\r\n\r\n")) done();
-    });
-    socket.on("error", done);
-    socket.on("close", done);
-    socket.write(head);
-    let sent = 0;
-    const pump = () => {
-      while (sent < count && !socket.destroyed && socket.write(piece)) sent++;
-      if (sent < count && !socket.destroyed) socket.once("drain", pump);
-    };
-    pump();
   });
 }
 

@@ -14,11 +14,26 @@ export function plainResponse(
 }
 
 /**
- * `response` with `Connection: close`, so the client closes the connection
- * after it. A protocol switch (101, WebSocket) is left alone.
+ * Whether `request` came with a body (a length, or a transfer coding) that
+ * nobody has started to read.
  */
-export function withConnectionClose(response: Response): Response {
+export function hasUnreadBody(request: Request): boolean {
+  const headers = request.headers;
+  const length = headers.get("content-length");
+  if ((length === null || length === "0") && headers.get("transfer-encoding") === null) return false;
+  return !request.bodyUsed;
+}
+
+/**
+ * `response` with `Connection: close`, so the client closes the connection
+ * after it. A protocol switch (101, WebSocket) is left alone, and so is the
+ * answer to a `request` whose body the app did not read: the runtime ends
+ * that connection itself, and with our header Bun reset it before a client
+ * still sending the body could read the answer (see `tooLarge` in limits.ts).
+ */
+export function withConnectionClose(response: Response, request?: Request): Response {
   if (response.status === 101) return response;
+  if (request !== undefined && hasUnreadBody(request)) return response;
   try {
     response.headers.set("connection", "close");
     return response;

@@ -46,7 +46,9 @@ function _internalError(): Response {
 function _closeConnections(next: Handler): Handler {
   return (request, info) => {
     const result = next(request, info);
-    return result instanceof Promise ? result.then(withConnectionClose) : withConnectionClose(result);
+    return result instanceof Promise
+      ? result.then((response) => withConnectionClose(response, request))
+      : withConnectionClose(result, request);
   };
 }
 

@@ -1,6 +1,7 @@
 /** One HTTP request on a fresh connection (no keep-alive pool), bounded in time. */
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { connect } from "node:net";
 
 export interface Reply {
   status: number;
@@ -35,5 +36,37 @@ export function get(
     req.setTimeout(options.timeoutMs ?? 10_000, () => req.destroy(new Error(`Request to ${url} timed out`)));
     req.on("error", reject);
     req.end();
+  });
+}
+
+/**
+ * Sends `head`, then `piece` `count` times as fast as the server takes it,
+ * and resolves with what came back once a whole response head arrived (or
+ * the connection ended): the way an uploading client meets a refusal.
+ */
+export function sendingAll(port: number, head: string, piece: string, count: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    let out = "";
+    const done = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(out);
+    };
+    const timer = setTimeout(done, 10_000);
+    socket.setEncoding("latin1");
+    socket.on("data", (d: string) => {
+      out += d;
+      if (out.includes("\r\n\r\n")) done();
+    });
+    socket.on("error", done);
+    socket.on("close", done);
+    socket.write(head);
+    let sent = 0;
+    const pump = () => {
+      while (sent < count && !socket.destroyed && socket.write(piece)) sent++;
+      if (sent < count && !socket.destroyed) socket.once("drain", pump);
+    };
+    pump();
   });
 }
