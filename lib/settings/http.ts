@@ -69,7 +69,7 @@ export const HTTP_SETTINGS: readonly Setting[] = [
     defaultText: "5",
     parse: (raw, ctx) => seconds(one(raw), ctx),
     description:
-      "How long an idle keep-alive connection is kept open for its next request; a request in progress is never cut. 0 closes every connection after one response. Enforced on Linux (on Deno with --allow-ffi and /proc readable).",
+      "How long an idle keep-alive connection is kept open for its next request; a request in progress is never cut. 0 closes every connection after one response (after a body the app did not read, the runtime decides, so that a client still sending it gets the answer). Enforced on Linux (on Deno with --allow-ffi and /proc readable).",
   }),
   define({
     name: "requestTimeout",
