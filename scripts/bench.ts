@@ -186,6 +186,19 @@ async function _waitForQuiet(maxPercent: number): Promise<void> {
   }
 }
 
+/** One progress line on stderr for a measured run. */
+function _progress(count: string, spec: Spec, s: Sample, suffix: string): void {
+  process.stderr.write(
+    `[${count}] ${spec.runtime} ${spec.label}: ${int(s.requests / s.seconds)} req/s, ` +
+      `${fixed(s.cpuUsPerRequest)} µs/req, other load ${fixed(s.otherLoad, 0)}%${suffix}\n`,
+  );
+}
+
+/** How the tables measure their specs: a fresh server per run, or `--interleave`. */
+function _measureEach(opts: Options): typeof measureAll {
+  return opts.interleave ? measureInterleaved : measureAll;
+}
+
 /**
  * Measures every spec `rounds` times, alternating the order so drift hits
  * all alike. On a shared machine a run that other programs disturbed is
@@ -203,14 +216,7 @@ async function measureAll(specs: Spec[], load: Load, opts: Options, env: Env): P
         const s = await measure(spec, load, opts, env);
         if (!kept || s.otherLoad < kept.otherLoad) kept = s;
         const again = s.otherLoad > opts.maxOtherLoad && attempt < RETRIES;
-        process.stderr.write(
-          `[${n}/${specs.length * opts.rounds}] ${spec.runtime} ${spec.label}: ${
-            int(s.requests / s.seconds)
-          } ` +
-            `req/s, ${fixed(s.cpuUsPerRequest)} µs/req, other load ${fixed(s.otherLoad, 0)}%${
-              again ? ", again" : ""
-            }\n`,
-        );
+        _progress(`${n}/${specs.length * opts.rounds}`, spec, s, again ? ", again" : "");
         if (!again) break;
       }
       // The least disturbed attempt stands for this round.
@@ -244,12 +250,7 @@ async function measureInterleaved(
         n++;
         const s = await _sample(spec, running.get(spec) as Running, load, opts, env);
         samples.get(spec)?.push(s);
-        process.stderr.write(
-          `[${n}/${specs.length * opts.rounds}] ${spec.runtime} ${spec.label}: ${
-            int(s.requests / s.seconds)
-          } ` +
-            `req/s, ${fixed(s.cpuUsPerRequest)} µs/req, other load ${fixed(s.otherLoad, 0)}%\n`,
-        );
+        _progress(`${n}/${specs.length * opts.rounds}`, spec, s, "");
       }
     }
   } finally {
@@ -346,8 +347,12 @@ async function tcpTable(opts: Options, env: Env): Promise<string> {
     { label: `bare ${runtime === "deno" ? "Deno" : "Bun"}.serve`, runtime, transport: "tcp", workers: null },
     ..._tcpVariants(runtime, env.tmp),
   ]);
-  const measureEach = opts.interleave ? measureInterleaved : measureAll;
-  const samples = await measureEach(groups.flat(), wrkLoad(env.tools, opts.connections, LOAD_CPU), opts, env);
+  const samples = await _measureEach(opts)(
+    groups.flat(),
+    wrkLoad(env.tools, opts.connections, LOAD_CPU),
+    opts,
+    env,
+  );
   const of = (spec: Spec | undefined) => (spec && samples.get(spec)) ?? [];
   const rows = groups.flatMap((group) =>
     group.map((spec, i) => _row(spec, of(spec), i === 0 ? null : of(group[0])))
@@ -376,7 +381,7 @@ async function unixTable(opts: Options, env: Env): Promise<string> {
     { label: "corral -w 1, unix (direct)", runtime, transport: "unix", workers: 1 },
     { label: "corral -w 2, unix (relay)", runtime, transport: "unix", workers: 2 },
   ]);
-  const samples = await (opts.interleave ? measureInterleaved : measureAll)(
+  const samples = await _measureEach(opts)(
     groups.flat(),
     clientLoad(env.tools, opts.connections, LOAD_CPU),
     opts,
