@@ -46,6 +46,8 @@ interface Spec {
   readonly workers: number | null;
   /** corral flags of this variant, before --corral-args. */
   readonly args?: readonly string[];
+  /** Headers every request of the load carries (`Name: value`). */
+  readonly headers?: readonly string[];
 }
 
 /** One measured run. */
@@ -127,7 +129,7 @@ async function _start(spec: Spec, load: Load, opts: Options, env: Env): Promise<
     // The master says when every worker is up; a reply alone may come from the first of two.
     if (spec.workers !== null) await server.waitForLog(/Ready: \d+ workers? serving/, BOOT_TIMEOUT_MS);
     _checkReply(spec, await waitUntilServing(target, BOOT_TIMEOUT_MS, () => server.exited), env.expected);
-    if (opts.warmup > 0) await load(target, opts.warmup);
+    if (opts.warmup > 0) await load(target, opts.warmup, spec.headers);
     return { server, target };
   } catch (err) {
     await server.stop();
@@ -149,7 +151,7 @@ async function measure(spec: Spec, load: Load, opts: Options, env: Env): Promise
 async function _sample(spec: Spec, running: Running, load: Load, opts: Options, env: Env): Promise<Sample> {
   const { server, target } = running;
   const before = _mark(server);
-  const count = await load(target, opts.duration);
+  const count = await load(target, opts.duration, spec.headers);
   const after = _mark(server);
   // A process that left the tree took its CPU time with it, and the figure would be low.
   const lost = [...before.tree.keys()].filter((pid) => !after.tree.has(pid));
@@ -303,14 +305,18 @@ export const FRONT_OFF = [
   "--forwarded-allow-ips=",
 ] as const;
 
+/** What a reverse proxy that ends TLS adds to each request (from 127.0.0.1, trusted by default). */
+const PROXIED = ["X-Forwarded-For: 203.0.113.7", "X-Forwarded-Proto: https"] as const;
+
 /** The variants of corral -w 1 the TCP table measures, after the bare server. */
 function _tcpVariants(runtime: RuntimeName, tmp: string): Spec[] {
-  const variant = (label: string, args: readonly string[]): Spec => ({
+  const variant = (label: string, args: readonly string[], headers?: readonly string[]): Spec => ({
     label,
     runtime,
     transport: "tcp",
     workers: 1,
     args,
+    ...(headers ? { headers } : {}),
   });
   return [
     variant("corral -w 1", []),
@@ -318,6 +324,8 @@ function _tcpVariants(runtime: RuntimeName, tmp: string): Spec[] {
     variant("corral -w 1, limits and proxy headers off", FRONT_OFF),
     // Nothing per request: what the architecture itself costs.
     variant("corral -w 1, nothing per request", [...FRONT_OFF, "--timeout", "0"]),
+    // As behind nginx with TLS: every request comes from a trusted proxy.
+    variant("corral -w 1, behind a proxy (X-Forwarded-For, -Proto)", [], PROXIED),
   ];
 }
 
@@ -357,7 +365,7 @@ async function tcpTable(opts: Options, env: Env): Promise<string> {
   const rows = groups.flatMap((group) =>
     group.map((spec, i) => _row(spec, of(spec), i === 0 ? null : of(group[0])))
   );
-  const verdicts = groups.flatMap(([bare, defaults, logged, frontOff, core]) => {
+  const verdicts = groups.flatMap(([bare, defaults, logged, frontOff, core, proxied]) => {
     const rt = bare?.runtime;
     const us = (spec: Spec | undefined) => fixed(_cpu(of(spec)) - _cpu(of(core)), 2);
     return [
@@ -368,6 +376,9 @@ async function tcpTable(opts: Options, env: Env): Promise<string> {
       } µs; with the limits and proxy headers, ` +
       `the defaults cost ${us(defaults)} µs`,
       _verdict(`${rt}: access log on ÷ off (defaults)`, of(logged), of(defaults), 0.85),
+      `${rt}: behind a proxy, resolving its headers costs ${
+        fixed(_cpu(of(proxied)) - _cpu(of(defaults)), 2)
+      } µs a request`,
     ];
   });
   return `${markdownTable(_head("vs bare"), rows)}\n\nRatios below: medians of each round's ratio.\n\n${

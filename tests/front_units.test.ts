@@ -16,7 +16,7 @@ import { parseAllowIps } from "../lib/front/allow_ips.ts";
 import { checkRequest, FieldScan, withBodyLimit } from "../lib/front/limits.ts";
 import { withGate } from "../lib/front/gate.ts";
 import { AccessLog, withAccessLog } from "../lib/front/access_log.ts";
-import { resolveForwarded, withProxyHeaders } from "../lib/front/proxy.ts";
+import { proxyFields, resolveForwarded, withProxyHeaders } from "../lib/front/proxy.ts";
 import { withMaxConcurrency, withRequestTimeout } from "../lib/front/backpressure.ts";
 import { wrapHandler } from "../lib/front/mod.ts";
 import { withConnectionClose } from "../lib/front/_responses.ts";
@@ -196,7 +196,7 @@ describe("proxy headers", () => {
 
   test("X-Forwarded-For: the nearest address that is not a trusted proxy is the client", () => {
     const h = new Headers({ "x-forwarded-for": "198.51.100.9, 203.0.113.5, 10.1.1.1" });
-    assert.deepEqual(resolveForwarded(h, allow).client, {
+    assert.deepEqual(resolveForwarded(proxyFields(h)!, allow).client, {
       transport: "tcp",
       hostname: "203.0.113.5",
       port: 0,
@@ -222,6 +222,33 @@ describe("proxy headers", () => {
     });
   });
 
+  test("the app gets the request itself, with its body, signal and the runtime's info, under the new URL", async () => {
+    const controller = new AbortController();
+    const completed = Promise.resolve();
+    const original = new Request("http://127.0.0.1:8000/up", {
+      method: "POST",
+      body: "payload",
+      headers: { "x-forwarded-proto": "https", "x-forwarded-for": "203.0.113.5" },
+      signal: controller.signal,
+    });
+    let got: { request: Request; info: ServeInfo } | undefined;
+    const handler = withProxyHeaders((request, info) => {
+      got = { request, info };
+      return new Response("ok");
+    }, allow);
+    await handler(original, { ...PEER, completed } as ServeInfo);
+    assert.ok(got);
+    assert.equal(got.request, original);
+    assert.equal(got.request.url, "https://127.0.0.1:8000/up");
+    const copy = got.request.clone();
+    assert.equal(copy.url, "https://127.0.0.1:8000/up");
+    assert.equal(await copy.text(), "payload");
+    assert.equal(await got.request.text(), "payload");
+    assert.equal((got.info as { completed?: Promise<void> }).completed, completed);
+    controller.abort();
+    assert.ok(got.request.signal.aborted);
+  });
+
   test("from an untrusted peer the headers are passed through untouched and not used", async () => {
     const seen: { request: Request; info: ServeInfo }[] = [];
     const handler = withProxyHeaders((request, info) => {
@@ -238,11 +265,43 @@ describe("proxy headers", () => {
     assert.equal(seen[0]?.request.headers.get("x-forwarded-for"), "1.2.3.4");
   });
 
+  test("X-Forwarded-Proto and -Host: a list lines up with X-Forwarded-For, a single value is the edge's", () => {
+    const fields = (h: Record<string, string>) => proxyFields(new Headers(h))!;
+    // The client's hop is 203.0.113.5, the second of three: its proto is the second.
+    assert.deepEqual(
+      resolveForwarded(
+        fields({
+          "x-forwarded-for": "198.51.100.9, 203.0.113.5, 10.1.1.1",
+          "x-forwarded-proto": "http, HTTPS, http",
+        }),
+        allow,
+      ),
+      { client: { transport: "tcp", hostname: "203.0.113.5", port: 0 }, proto: "https", host: null },
+    );
+    assert.deepEqual(
+      resolveForwarded(
+        fields({ "x-forwarded-for": "203.0.113.5:4711, 10.1.1.1", "x-forwarded-host": "a.example" }),
+        allow,
+      ),
+      { client: { transport: "tcp", hostname: "203.0.113.5", port: 4711 }, proto: null, host: "a.example" },
+    );
+    assert.deepEqual(resolveForwarded(fields({ "x-forwarded-proto": "https" }), allow), {
+      client: null,
+      proto: "https",
+      host: null,
+    });
+    assert.deepEqual(resolveForwarded(fields({ "x-forwarded-for": " , unknown" }), allow), {
+      client: null,
+      proto: null,
+      host: null,
+    });
+  });
+
   test("RFC 7239 Forwarded: for (with IPv6 and port), proto and host of the client's hop", () => {
     const h = new Headers({
       forwarded: 'for="[2001:db8::17]:4711";proto=https;host=shop.example, for=10.0.0.3;proto=http',
     });
-    assert.deepEqual(resolveForwarded(h, allow), {
+    assert.deepEqual(resolveForwarded(proxyFields(h)!, allow), {
       client: { transport: "tcp", hostname: "2001:db8::17", port: 4711 },
       proto: "https",
       host: "shop.example",
@@ -251,13 +310,13 @@ describe("proxy headers", () => {
 
   test("a host that is not a host name is ignored; an obfuscated for keeps the peer", () => {
     const h = new Headers({ forwarded: 'for="_hidden";host="evil/path"' });
-    assert.deepEqual(resolveForwarded(h, allow), { client: null, proto: null, host: null });
+    assert.deepEqual(resolveForwarded(proxyFields(h)!, allow), { client: null, proto: null, host: null });
   });
 
   test("'*' trusts every peer and every hop: the farthest address is the client", () => {
     const h = new Headers({ "x-forwarded-for": "198.51.100.9, 203.0.113.5" });
-    assert.equal(resolveForwarded(h, parseAllowIps(["*"])).client?.transport, "tcp");
-    assert.deepEqual(resolveForwarded(h, parseAllowIps(["*"])).client, {
+    assert.equal(resolveForwarded(proxyFields(h)!, parseAllowIps(["*"])).client?.transport, "tcp");
+    assert.deepEqual(resolveForwarded(proxyFields(h)!, parseAllowIps(["*"])).client, {
       transport: "tcp",
       hostname: "198.51.100.9",
       port: 0,
@@ -355,12 +414,25 @@ describe("the gate: one walk for limits and proxy headers", () => {
     );
     assert.equal(scan.count, 6);
     assert.deepEqual(
-      [scan.userAgent, scan.referer, scan.authorization, scan.contentLength, scan.forwarded, scan.tooLong],
-      ["ua", "ref", "Basic x", "5", true, "x-big"],
+      [
+        scan.userAgent,
+        scan.referer,
+        scan.authorization,
+        scan.contentLength,
+        scan.xForwardedProto,
+        scan.tooLong,
+      ],
+      ["ua", "ref", "Basic x", "5", "https", "x-big"],
     );
     // Reused for the next request: nothing of the last one is left.
     scan.run(new Headers({ "x-forwarded-port": "443" }), 0);
-    assert.deepEqual([scan.count, scan.userAgent, scan.forwarded, scan.tooLong], [1, null, false, null]);
+    assert.deepEqual([scan.count, scan.userAgent, scan.xForwardedProto, scan.proxied, scan.tooLong], [
+      1,
+      null,
+      null,
+      false,
+      null,
+    ]);
   });
 
   test("proxy headers are applied first; a refusal is judged and logged as the app would see the request", () => {

@@ -14,6 +14,7 @@ const KEY = "tests/fixtures/tls/key.pem";
 
 interface Seen {
   url: string;
+  cloneUrl: string;
   remoteAddr: { transport: string; hostname?: string; port?: number };
   headers: [string, string][];
 }
@@ -36,7 +37,15 @@ describe(`proxy headers (${RUNTIME})`, () => {
         "x-forwarded-host": "shop.example",
       });
       assert.equal(seen.url, "https://shop.example/info?q=1");
+      assert.equal(seen.cloneUrl, "https://shop.example/info?q=1");
       assert.deepEqual(seen.remoteAddr, { transport: "tcp", hostname: "203.0.113.9", port: 0 });
+      // The body still reaches the app under the new URL.
+      const upload = await get(`http://127.0.0.1:${port}/echo`, {
+        method: "POST",
+        headers: { "x-forwarded-proto": "https", "content-type": "text/plain" },
+        body: "x".repeat(100_000),
+      });
+      assert.equal(upload.body, "read 100000");
       const plain = await info(port, {});
       assert.equal(plain.remoteAddr.hostname, "127.0.0.1");
       assert.equal(plain.url, `http://127.0.0.1:${port}/info?q=1`);

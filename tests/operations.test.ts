@@ -83,7 +83,7 @@ describe(`metrics and the status page (${RUNTIME})`, () => {
     skip: spawnSync("chromium", ["--version"]).status !== 0 &&
       "Debian's chromium is not installed (apt-get install chromium)",
   }, async () => {
-    const { c, port, metricsPort } = await startWithMetrics();
+    const { c, metricsPort } = await startWithMetrics();
     await waitFor(
       "a heartbeat",
       async () => /"requests":/.test((await get(`http://127.0.0.1:${metricsPort}/status.json`)).body),

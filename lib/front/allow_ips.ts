@@ -68,6 +68,29 @@ function _ipv6(text: string): Uint8Array | null {
 
 /** An IP address as 16 bytes (IPv4 mapped into IPv6), or null if `text` is none. */
 export function ipBytes(text: string): Uint8Array | null {
+  return _parse(text);
+}
+
+// Behind a proxy, every request asks about the same few addresses (the
+// proxy's, then its clients'): parsed once each, they cost a lookup.
+// Bounded, and only short texts: an address is at most 45 characters, plus
+// a zone. The arrays are shared, so they stay inside this module.
+const _MEMO_TEXT = 64;
+const _MEMO_SIZE = 1024;
+const _memo = new Map<string, Uint8Array | null>();
+
+function _parsed(text: string): Uint8Array | null {
+  if (text.length > _MEMO_TEXT) return _parse(text);
+  let bytes = _memo.get(text);
+  if (bytes === undefined) {
+    if (_memo.size >= _MEMO_SIZE) _memo.clear();
+    bytes = _parse(text);
+    _memo.set(text, bytes);
+  }
+  return bytes;
+}
+
+function _parse(text: string): Uint8Array | null {
   let ip = text.startsWith("[") && text.endsWith("]") ? text.slice(1, -1) : text;
   const zone = ip.indexOf("%");
   if (zone >= 0) ip = ip.slice(0, zone);
@@ -81,7 +104,7 @@ export function ipBytes(text: string): Uint8Array | null {
 
 /** Whether `text` is an IPv4 or IPv6 address. */
 export function isIp(text: string): boolean {
-  return ipBytes(text) !== null;
+  return _parsed(text) !== null;
 }
 
 function _network(entry: string): _Network {
@@ -127,7 +150,7 @@ export function parseAllowIps(entries: readonly string[]): AllowIps {
   return {
     any: false,
     allows(ip: string): boolean {
-      const bytes = ipBytes(ip);
+      const bytes = _parsed(ip);
       return bytes !== null && networks.some((n) => _contains(n, bytes));
     },
   };

@@ -10,7 +10,7 @@
 import type { Handler, ServeInfo } from "../runtime/types.ts";
 import type { AllowIps } from "./allow_ips.ts";
 import { FieldScan, type Limits, limitsNeedFields, refusalOf } from "./limits.ts";
-import { applyForwarded, hasProxyHeaders } from "./proxy.ts";
+import { applyForwarded, proxyFields } from "./proxy.ts";
 
 /** Whether the gate walks every request's fields (so its {@link FieldScan} is of the request at hand). */
 export function gateWalks(limits: Limits | null): boolean {
@@ -37,10 +37,13 @@ export function withGate(
   const fieldSize = limits?.fieldSize ?? 0;
   return (request, info) => {
     if (walk) scan.run(request.headers, fieldSize);
-    if (allow !== null && (walk ? scan.forwarded : hasProxyHeaders(request.headers))) {
-      const seen = applyForwarded(request, info, allow);
-      request = seen.request;
-      info = seen.info;
+    if (allow !== null) {
+      const fields = walk ? (scan.proxied ? scan : null) : proxyFields(request.headers);
+      if (fields !== null) {
+        const seen = applyForwarded(request, info, allow, fields);
+        request = seen.request;
+        info = seen.info;
+      }
     }
     if (limits !== null) {
       const refusal = refusalOf(request, limits, scan);

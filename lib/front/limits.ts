@@ -7,7 +7,7 @@
 import type { Handler } from "../runtime/types.ts";
 import type { Settings } from "../settings.ts";
 import { plainResponse } from "./_responses.ts";
-import { PROXY_HEADERS } from "./proxy.ts";
+import type { ProxyFields } from "./proxy.ts";
 
 /** The limits in force; 0 is "not checked by corral". */
 export interface Limits {
@@ -49,14 +49,13 @@ function _lineLength(request: Request): number {
 
 /**
  * One walk over a request's header fields, for everything the front needs
- * from them: the count, the first field too long, the Content-Length, and
- * whether proxy headers are present, and the fields the default access
- * log shows. A single `forEach` costs less than several `get`s; one
- * scanner is reused for every request of a worker, so its fields are
- * those of the request being walked until the next walk: read them
- * synchronously.
+ * from them: the count, the first field too long, the Content-Length, the
+ * proxy headers, and the fields the default access log shows. A single
+ * `forEach` costs less than several `get`s; one scanner is reused for
+ * every request of a worker, so its fields are those of the request being
+ * walked until the next walk: read them synchronously.
  */
-export class FieldScan {
+export class FieldScan implements ProxyFields {
   count = 0;
   /** Name of the first field over the size limit, if any. */
   tooLong: string | null = null;
@@ -65,15 +64,28 @@ export class FieldScan {
   authorization: string | null = null;
   referer: string | null = null;
   userAgent: string | null = null;
-  /** Whether one of the proxy headers (proxy.ts's PROXY_HEADERS) is present. */
-  forwarded = false;
+  forwarded: string | null = null;
+  xForwardedFor: string | null = null;
+  xForwardedProto: string | null = null;
+  xForwardedHost: string | null = null;
+  /** Whether one of the proxy headers is present. */
+  proxied = false;
   #fieldSize = Infinity;
   readonly #visit = (value: string, name: string): void => {
     this.count++;
     if (name.length + value.length + 2 > this.#fieldSize && this.tooLong === null) this.tooLong = name;
     const first = name.charCodeAt(0);
-    if (first === 120 /* x */ || first === 102 /* f */) {
-      if (PROXY_HEADERS.includes(name)) this.forwarded = true;
+    if (first === 120 /* x */) {
+      if (name === "x-forwarded-for") this.xForwardedFor = value;
+      else if (name === "x-forwarded-proto") this.xForwardedProto = value;
+      else if (name === "x-forwarded-host") this.xForwardedHost = value;
+      else return;
+      this.proxied = true;
+    } else if (first === 102 /* f */) {
+      if (name === "forwarded") {
+        this.forwarded = value;
+        this.proxied = true;
+      }
     } else if (first === 99 /* c */) {
       if (name === "content-length") this.contentLength = value;
     } else if (first === 117 /* u */) {
@@ -91,7 +103,11 @@ export class FieldScan {
     this.authorization = null;
     this.referer = null;
     this.userAgent = null;
-    this.forwarded = false;
+    this.forwarded = null;
+    this.xForwardedFor = null;
+    this.xForwardedProto = null;
+    this.xForwardedHost = null;
+    this.proxied = false;
     this.#fieldSize = fieldSize > 0 ? fieldSize : Infinity;
     // forEach, not for..of: Deno's Headers iterator builds a sorted copy.
     headers.forEach(this.#visit);

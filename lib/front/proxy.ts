@@ -7,7 +7,7 @@
  * @module
  */
 import type { Handler, RemoteAddr, ServeInfo } from "../runtime/types.ts";
-import { type AllowIps, ipBytes } from "./allow_ips.ts";
+import { type AllowIps, isIp } from "./allow_ips.ts";
 import { requestTarget } from "./access_format.ts";
 
 /** What one proxy hop says about the request it passed on. */
@@ -17,6 +17,28 @@ export interface Hop {
   readonly port?: number;
   readonly proto?: string;
   readonly host?: string;
+}
+
+/** The proxy headers of one request, null where absent. */
+export interface ProxyFields {
+  /** RFC 7239 `Forwarded`; when present, the X-Forwarded-* fields are not used. */
+  readonly forwarded: string | null;
+  readonly xForwardedFor: string | null;
+  readonly xForwardedProto: string | null;
+  readonly xForwardedHost: string | null;
+}
+
+/** The proxy headers of `headers`, or null when it has none. */
+export function proxyFields(headers: Headers): ProxyFields | null {
+  const fields = {
+    forwarded: headers.get("forwarded"),
+    xForwardedFor: headers.get("x-forwarded-for"),
+    xForwardedProto: headers.get("x-forwarded-proto"),
+    xForwardedHost: headers.get("x-forwarded-host"),
+  };
+  const present = fields.forwarded !== null || fields.xForwardedFor !== null ||
+    fields.xForwardedProto !== null || fields.xForwardedHost !== null;
+  return present ? fields : null;
 }
 
 /** What the trusted headers resolve to: the client, and how it called. */
@@ -33,6 +55,7 @@ function _unquote(value: string): string {
 
 /** Splits a node (`192.0.2.1:80`, `[2001:db8::1]:443`, `unknown`) into address and port. */
 export function splitNode(node: string): { address: string; port?: number } {
+  if (!node.includes(":")) return { address: node };
   const v6 = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(node);
   if (v6) return v6[2] ? { address: v6[1] as string, port: Number(v6[2]) } : { address: v6[1] as string };
   const v4 = /^([^:]+):(\d{1,5})$/.exec(node);
@@ -61,39 +84,47 @@ export function parseForwarded(header: string): Hop[] {
 }
 
 function _list(header: string | null): string[] {
-  return header === null ? [] : header.split(",").map((v) => v.trim()).filter((v) => v !== "");
-}
-
-/** The X-Forwarded-* headers as hops, aligned the way proxies append them. */
-export function xForwardedHops(xff: string | null, xfp: string | null, xfh: string | null): Hop[] {
-  const fors = _list(xff);
-  const protos = _list(xfp);
-  const hosts = _list(xfh);
-  // Each proxy appends its peer to X-Forwarded-For; a proto or host list of
-  // the same length lines up with it, a single value is the edge's.
-  const at = (list: string[], i: number, n: number) => list.length === n ? list[i] : list[list.length - 1];
-  if (fors.length === 0) {
-    const proto = at(protos, 0, 1);
-    const host = at(hosts, 0, 1);
-    return [{ ...(proto ? { proto: proto.toLowerCase() } : {}), ...(host ? { host } : {}) }];
+  if (header === null) return [];
+  // One proxy, one value: the common case, without the splitting.
+  if (!header.includes(",")) {
+    const value = header.trim();
+    return value === "" ? [] : [value];
   }
-  return fors.map((node, i) => {
-    const { address, port } = splitNode(node);
-    const proto = at(protos, i, fors.length);
-    const host = at(hosts, i, fors.length);
-    return {
-      for: address,
-      ...(port !== undefined ? { port } : {}),
-      ...(proto ? { proto: proto.toLowerCase() } : {}),
-      ...(host ? { host } : {}),
-    };
-  });
+  return header.split(",").map((v) => v.trim()).filter((v) => v !== "");
 }
 
 /**
- * Picks the client's hop: walking from the nearest proxy outwards, the
- * first address that is not a trusted proxy (so a client cannot pose as
- * anyone by sending its own X-Forwarded-For); the farthest if all are.
+ * The client's hop of the X-Forwarded-* headers: walking X-Forwarded-For
+ * from the nearest proxy outwards, the first address that is not a
+ * trusted proxy (so a client cannot pose as anyone by sending its own),
+ * the farthest if all are. Each proxy appends its peer; a proto or host
+ * list of the same length lines up with it, a single value is the edge's.
+ */
+export function xForwardedClient(fields: ProxyFields, allow: AllowIps): Hop {
+  const fors = _list(fields.xForwardedFor);
+  const protos = _list(fields.xForwardedProto);
+  const hosts = _list(fields.xForwardedHost);
+  const n = Math.max(fors.length, 1);
+  let i = fors.length - 1;
+  let node: { address: string; port?: number } | undefined;
+  for (; i >= 0; i--) {
+    node = splitNode(fors[i] as string);
+    if (i === 0 || !allow.allows(node.address)) break;
+  }
+  i = Math.max(i, 0);
+  const proto = protos.length === n ? protos[i] : protos[protos.length - 1];
+  const host = hosts.length === n ? hosts[i] : hosts[hosts.length - 1];
+  return {
+    ...(node ? { for: node.address } : {}),
+    ...(node?.port !== undefined ? { port: node.port } : {}),
+    ...(proto ? { proto: proto.toLowerCase() } : {}),
+    ...(host ? { host } : {}),
+  };
+}
+
+/**
+ * Picks the client's hop of RFC 7239 hops, as {@link xForwardedClient}
+ * does: the first untrusted address from the nearest proxy outwards.
  */
 export function clientHop(hops: readonly Hop[], allow: AllowIps): Hop | undefined {
   for (let i = hops.length - 1; i >= 0; i--) {
@@ -106,15 +137,11 @@ export function clientHop(hops: readonly Hop[], allow: AllowIps): Hop | undefine
 const _HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 /** Resolves the proxy headers of a request from a trusted peer. */
-export function resolveForwarded(headers: Headers, allow: AllowIps): Forwarded {
-  const forwarded = headers.get("forwarded");
-  const hops = forwarded !== null ? parseForwarded(forwarded) : xForwardedHops(
-    headers.get("x-forwarded-for"),
-    headers.get("x-forwarded-proto"),
-    headers.get("x-forwarded-host"),
-  );
-  const hop = clientHop(hops, allow) ?? {};
-  const ip = hop.for !== undefined && ipBytes(hop.for) !== null ? hop.for : null;
+export function resolveForwarded(fields: ProxyFields, allow: AllowIps): Forwarded {
+  const hop = fields.forwarded !== null
+    ? clientHop(parseForwarded(fields.forwarded), allow) ?? {}
+    : xForwardedClient(fields, allow);
+  const ip = hop.for !== undefined && isIp(hop.for) ? hop.for : null;
   const proto = hop.proto === "https" || hop.proto === "wss"
     ? "https"
     : hop.proto === "http" || hop.proto === "ws"
@@ -133,19 +160,45 @@ function _rewrite(request: Request, fwd: Forwarded): Request {
   const scheme = fwd.proto ?? url.slice(0, url.indexOf(":"));
   const host = fwd.host ?? url.slice(url.indexOf("//") + 2, url.indexOf("/", url.indexOf("//") + 2));
   const next = `${scheme}://${host}${requestTarget(url)}`;
-  if (next === url) return request;
-  return new Request(next, {
-    method: request.method,
-    headers: request.headers,
-    body: request.body,
-    signal: request.signal,
-    duplex: "half",
-  } as RequestInit);
+  return next === url ? request : withUrl(request, next);
 }
 
-function _infoWith(info: ServeInfo, remoteAddr: RemoteAddr): ServeInfo {
-  // The runtime's info may carry more than remoteAddr (Deno's `completed`).
-  return Object.create(info, { remoteAddr: { value: remoteAddr, enumerable: true } });
+/**
+ * `request`, with `url` as its `url` and its clones'. The request itself
+ * is kept, with its body, its signal and the runtime's fast paths: a new
+ * `Request` cost 27 µs a request on Deno (measured with a hello-world
+ * app: 39 µs against 12), most of it in following the original's signal.
+ * `new Request(request)` starts again from the URL the runtime parsed.
+ */
+export function withUrl(request: Request, url: string): Request {
+  // Two defineProperty calls and a shared clone: measured cheaper than
+  // defineProperties or a closure per request, on both runtimes.
+  Object.defineProperty(request, "url", { value: url, enumerable: true });
+  Object.defineProperty(request, "clone", { value: _cloneWithUrl });
+  return request;
+}
+
+function _cloneWithUrl(this: Request): Request {
+  return withUrl(Request.prototype.clone.call(this), this.url);
+}
+
+/**
+ * The runtime's info with the client's address from the proxy headers.
+ * A class, not `Object.create(info)`: making each request's info a
+ * prototype cost 5.9 µs a request on Deno and 1.8 µs on Bun (measured),
+ * as the engine turned every one into a prototype object.
+ */
+class _ForwardedInfo implements ServeInfo {
+  readonly remoteAddr: RemoteAddr;
+  readonly #info: ServeInfo;
+  constructor(info: ServeInfo, remoteAddr: RemoteAddr) {
+    this.#info = info;
+    this.remoteAddr = remoteAddr;
+  }
+  /** Deno's `info.completed`, passed through (undefined on Bun). */
+  get completed(): Promise<void> | undefined {
+    return (this.#info as { completed?: Promise<void> }).completed;
+  }
 }
 
 /** A request and its info as the app sees them. */
@@ -159,32 +212,28 @@ export interface Seen {
  * that has some are applied: from a trusted peer they are resolved, from
  * anyone else the request is left as it is.
  */
-export function applyForwarded(request: Request, info: ServeInfo, allow: AllowIps): Seen {
-  const peer = info.remoteAddr;
+export function applyForwarded(
+  request: Request,
+  info: ServeInfo,
+  allow: AllowIps,
+  fields: ProxyFields,
+): Seen {
+  // With `*` the peer is not asked for (on Bun, asking costs a system call).
   // Gunicorn: a unix socket peer has no address to check and is trusted.
-  if (peer.transport === "tcp" && !allow.allows(peer.hostname)) return { request, info };
-  const fwd = resolveForwarded(request.headers, allow);
-  return { request: _rewrite(request, fwd), info: fwd.client ? _infoWith(info, fwd.client) : info };
-}
-
-/** The proxy headers corral reads, lower case. */
-export const PROXY_HEADERS: readonly string[] = [
-  "forwarded",
-  "x-forwarded-for",
-  "x-forwarded-proto",
-  "x-forwarded-host",
-];
-
-/** Whether any of {@link PROXY_HEADERS} is present. */
-export function hasProxyHeaders(h: Headers): boolean {
-  return PROXY_HEADERS.some((name) => h.get(name) !== null);
+  if (!allow.any) {
+    const peer = info.remoteAddr;
+    if (peer.transport === "tcp" && !allow.allows(peer.hostname)) return { request, info };
+  }
+  const fwd = resolveForwarded(fields, allow);
+  return { request: _rewrite(request, fwd), info: fwd.client ? new _ForwardedInfo(info, fwd.client) : info };
 }
 
 /** Applies trusted proxy headers before `next` sees the request. */
 export function withProxyHeaders(next: Handler, allow: AllowIps): Handler {
   return (request, info) => {
-    if (!hasProxyHeaders(request.headers)) return next(request, info);
-    const seen = applyForwarded(request, info, allow);
+    const fields = proxyFields(request.headers);
+    if (fields === null) return next(request, info);
+    const seen = applyForwarded(request, info, allow, fields);
     return next(seen.request, seen.info);
   };
 }

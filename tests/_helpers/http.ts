@@ -11,8 +11,13 @@ export interface Reply {
 
 export function get(
   url: string,
-  options: { socketPath?: string; timeoutMs?: number; method?: string; headers?: Record<string, string> } =
-    {},
+  options: {
+    socketPath?: string;
+    timeoutMs?: number;
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string;
+  } = {},
 ): Promise<Reply> {
   const u = new URL(url);
   const send = u.protocol === "https:" ? httpsRequest : httpRequest;
@@ -35,7 +40,7 @@ export function get(
     });
     req.setTimeout(options.timeoutMs ?? 10_000, () => req.destroy(new Error(`Request to ${url} timed out`)));
     req.on("error", reject);
-    req.end();
+    req.end(options.body);
   });
 }
 

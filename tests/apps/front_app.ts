@@ -28,6 +28,7 @@ export default {
       case "/info":
         return Response.json({
           url: request.url,
+          cloneUrl: request.clone().url,
           remoteAddr: info.remoteAddr,
           headers: [...request.headers],
         });
