@@ -2,7 +2,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -23,6 +23,7 @@ import { withConnectionClose } from "../lib/front/_responses.ts";
 import type { Handler, RemoteAddr, ServeInfo } from "../lib/runtime/types.ts";
 import { defaultSettings, type Settings } from "../lib/settings.ts";
 import { parseCommandLine } from "../lib/config.ts";
+import { waitFor } from "./_helpers/corral.ts";
 
 const PEER: ServeInfo = { remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 50000 } };
 
@@ -139,6 +140,53 @@ describe("access log formats", () => {
 function limits(overrides: Partial<Record<"line" | "fields" | "fieldSize" | "body", number>> = {}) {
   return { line: 4094, fields: 100, fieldSize: 8190, body: 0, ...overrides };
 }
+
+describe("access log buffering", () => {
+  test("a full buffer (64 KiB) is written at once, the rest within half a second, in order, without a close", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "corral-front-"));
+    const path = join(dir, "access.log");
+    const log = AccessLog.open(path, "%(U)s");
+    try {
+      const handler = withAccessLog(
+        () => new Response("ok"),
+        log,
+        () => new Response("err", { status: 500 }),
+      );
+      const paths = Array.from({ length: 1000 }, (_, i) => `/${String(i).padStart(4, "0")}${"x".repeat(95)}`);
+      for (const p of paths) await handler(new Request(`http://h${p}`), PEER);
+      // The first 64 KiB go at once, not at the timer (half a second after the first line).
+      await waitFor("the first 64 KiB", () => statSync(path).size >= 64 * 1024, 400);
+      const expected = paths.join("\n") + "\n";
+      await waitFor("every line in the file", () => readFileSync(path, "utf8") === expected, 5000);
+    } finally {
+      await log.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("an app's promise is logged once it settles, a rejection as the error response", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "corral-front-"));
+    const path = join(dir, "access.log");
+    const log = AccessLog.open(path, "%(U)s %(s)s");
+    try {
+      const handler = withAccessLog(
+        (request) =>
+          request.url.endsWith("/fail")
+            ? Promise.reject(new Error("boom"))
+            : Promise.resolve(new Response("ok", { status: 201 })),
+        log,
+        () => new Response("err", { status: 502 }),
+      );
+      assert.equal((await handler(new Request("http://h/ok"), PEER)).status, 201);
+      assert.equal((await handler(new Request("http://h/fail"), PEER)).status, 502);
+      await log.flush();
+      assert.equal(readFileSync(path, "utf8"), "/ok 201\n/fail 502\n");
+    } finally {
+      await log.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe("limits", () => {
   test("a request line over the limit gets 414; at the limit it passes", () => {

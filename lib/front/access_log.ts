@@ -75,14 +75,26 @@ export class AccessLog {
     this.#firstChars ^= line.charCodeAt(0);
     this.#lines.push(line);
     this.#length += line.length + 1;
-    if (this.#length >= FLUSH_BYTES) void this.flush();
-    else if (this.#timer === undefined) this.#timer = setTimeout(() => void this.flush(), FLUSH_MS);
+    // A full buffer is written without touching the timer: it is set once
+    // per FLUSH_MS for the lines after it, not once per flush (under load, a
+    // hundred flushes a second).
+    if (this.#length >= FLUSH_BYTES) void this.#write();
+    else if (this.#timer === undefined) this.#timer = setTimeout(this.#onTimer, FLUSH_MS);
   }
+
+  readonly #onTimer = (): void => {
+    this.#timer = undefined;
+    void this.#write();
+  };
 
   /** Hands the buffered lines to the file; resolves once they are written. */
   flush(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    return this.#write();
+  }
+
+  #write(): Promise<void> {
     if (this.#dropped > 0) {
       logger("http").warning("The access log fell behind: {n} lines dropped", { n: this.#dropped });
       this.#dropped = 0;
@@ -120,30 +132,52 @@ export function withAccessLog(
 ): Handler {
   const timed = log.timed;
   return (request, info) => {
-    const start = timed ? performance.now() : 0;
-    // Read now: the scanner moves on to the next request.
-    const authorization = scan?.authorization;
-    const referer = scan?.referer;
-    const userAgent = scan?.userAgent;
-    const done = (response: Response) => {
-      log.log({
-        request,
-        info,
-        response,
-        ms: timed ? performance.now() - start : 0,
-        time: Date.now(),
-        authorization,
-        referer,
-        userAgent,
-      });
-      return response;
+    // The scanner's fields are read now: it moves on to the next request.
+    const record: _Record = {
+      request,
+      info,
+      response: null,
+      ms: timed ? performance.now() : 0,
+      time: 0,
+      authorization: scan?.authorization,
+      referer: scan?.referer,
+      userAgent: scan?.userAgent,
     };
     let result;
     try {
       result = next(request, info);
     } catch (err) {
-      return done(onError(err));
+      result = onError(err);
     }
-    return result instanceof Promise ? result.then(done, (err) => done(onError(err))) : done(result);
+    // The common synchronous case allocates no closure (module functions).
+    return result instanceof Promise
+      ? _logWhenDone(result, log, record, timed, onError)
+      : _logNow(log, record, timed, result);
   };
+}
+
+/** An {@link AccessRecord} being filled in: `ms` holds the start until the response. */
+type _Record = { -readonly [K in Exclude<keyof AccessRecord, "response">]: AccessRecord[K] } & {
+  response: Response | null;
+};
+
+function _logNow(log: AccessLog, record: _Record, timed: boolean, response: Response): Response {
+  record.response = response;
+  record.ms = timed ? performance.now() - record.ms : 0;
+  record.time = Date.now();
+  log.log(record as AccessRecord);
+  return response;
+}
+
+function _logWhenDone(
+  result: Promise<Response>,
+  log: AccessLog,
+  record: _Record,
+  timed: boolean,
+  onError: (error: unknown) => Response,
+): Promise<Response> {
+  return result.then(
+    (response) => _logNow(log, record, timed, response),
+    (err) => _logNow(log, record, timed, onError(err)),
+  );
 }
