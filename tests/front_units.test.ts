@@ -141,12 +141,25 @@ function limits(overrides: Partial<Record<"line" | "fields" | "fieldSize" | "bod
   return { line: 4094, fields: 100, fieldSize: 8190, body: 0, ...overrides };
 }
 
+/** Runs `use` with an access log in a fresh temporary folder; closes and removes both after. */
+async function withLogFile(
+  format: string,
+  use: (log: AccessLog, path: string) => Promise<void>,
+): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "corral-front-"));
+  const path = join(dir, "access.log");
+  const log = AccessLog.open(path, format);
+  try {
+    await use(log, path);
+  } finally {
+    await log.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe("access log buffering", () => {
   test("a full buffer (64 KiB) is written at once, the rest within half a second, in order, without a close", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "corral-front-"));
-    const path = join(dir, "access.log");
-    const log = AccessLog.open(path, "%(U)s");
-    try {
+    await withLogFile("%(U)s", async (log, path) => {
       const handler = withAccessLog(
         () => new Response("ok"),
         log,
@@ -158,17 +171,11 @@ describe("access log buffering", () => {
       await waitFor("the first 64 KiB", () => statSync(path).size >= 64 * 1024, 400);
       const expected = paths.join("\n") + "\n";
       await waitFor("every line in the file", () => readFileSync(path, "utf8") === expected, 5000);
-    } finally {
-      await log.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   test("an app's promise is logged once it settles, a rejection as the error response", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "corral-front-"));
-    const path = join(dir, "access.log");
-    const log = AccessLog.open(path, "%(U)s %(s)s");
-    try {
+    await withLogFile("%(U)s %(s)s", async (log, path) => {
       const handler = withAccessLog(
         (request) =>
           request.url.endsWith("/fail")
@@ -181,10 +188,7 @@ describe("access log buffering", () => {
       assert.equal((await handler(new Request("http://h/fail"), PEER)).status, 502);
       await log.flush();
       assert.equal(readFileSync(path, "utf8"), "/ok 201\n/fail 502\n");
-    } finally {
-      await log.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 
@@ -514,10 +518,7 @@ describe("the gate: one walk for limits and proxy headers", () => {
   });
 
   test("the access log shows the fields the gate read, and the gate's refusals", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "corral-front-"));
-    try {
-      const path = join(dir, "access.log");
-      const log = AccessLog.open(path, '%(s)s "%(a)s" "%(f)s" %(u)s');
+    await withLogFile('%(s)s "%(a)s" "%(f)s" %(u)s', async (log, path) => {
       const scan = new FieldScan();
       const inner = withAccessLog(
         () => new Response("app"),
@@ -544,9 +545,7 @@ describe("the gate: one walk for limits and proxy headers", () => {
         readFileSync(path, "utf8"),
         '200 "agent/1" "http://r/" bo\n414 "agent/1" "http://r/" bo\n',
       );
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 
