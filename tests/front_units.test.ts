@@ -16,7 +16,7 @@ import { parseAllowIps } from "../lib/front/allow_ips.ts";
 import { checkRequest, FieldScan, withBodyLimit } from "../lib/front/limits.ts";
 import { withGate } from "../lib/front/gate.ts";
 import { AccessLog, withAccessLog } from "../lib/front/access_log.ts";
-import { proxyFields, resolveForwarded, withProxyHeaders } from "../lib/front/proxy.ts";
+import { proxyFields, resolveForwarded, splitNode, withProxyHeaders } from "../lib/front/proxy.ts";
 import { withMaxConcurrency, withRequestTimeout } from "../lib/front/backpressure.ts";
 import { wrapHandler } from "../lib/front/mod.ts";
 import { withConnectionClose } from "../lib/front/_responses.ts";
@@ -347,6 +347,14 @@ describe("proxy headers", () => {
       proto: null,
       host: null,
     });
+  });
+
+  test("a node splits into address and port, brackets removed even without a port", () => {
+    assert.deepEqual(splitNode("192.0.2.1"), { address: "192.0.2.1" });
+    assert.deepEqual(splitNode("192.0.2.1:80"), { address: "192.0.2.1", port: 80 });
+    assert.deepEqual(splitNode("[2001:db8::1]:443"), { address: "2001:db8::1", port: 443 });
+    assert.deepEqual(splitNode("[192.0.2.1]"), { address: "192.0.2.1" });
+    assert.deepEqual(splitNode("unknown"), { address: "unknown" });
   });
 
   test("RFC 7239 Forwarded: for (with IPv6 and port), proto and host of the client's hop", () => {

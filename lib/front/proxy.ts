@@ -55,7 +55,6 @@ function _unquote(value: string): string {
 
 /** Splits a node (`192.0.2.1:80`, `[2001:db8::1]:443`, `unknown`) into address and port. */
 export function splitNode(node: string): { address: string; port?: number } {
-  if (!node.includes(":")) return { address: node };
   const v6 = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(node);
   if (v6) return v6[2] ? { address: v6[1] as string, port: Number(v6[2]) } : { address: v6[1] as string };
   const v4 = /^([^:]+):(\d{1,5})$/.exec(node);
@@ -84,13 +83,7 @@ export function parseForwarded(header: string): Hop[] {
 }
 
 function _list(header: string | null): string[] {
-  if (header === null) return [];
-  // One proxy, one value: the common case, without the splitting.
-  if (!header.includes(",")) {
-    const value = header.trim();
-    return value === "" ? [] : [value];
-  }
-  return header.split(",").map((v) => v.trim()).filter((v) => v !== "");
+  return header === null ? [] : header.split(",").map((v) => v.trim()).filter((v) => v !== "");
 }
 
 /** The X-Forwarded-* headers as hops, aligned the way proxies append them. */
