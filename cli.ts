@@ -5,26 +5,26 @@
 import { cpus } from "node:os";
 import { dirname, resolve } from "node:path";
 import process from "node:process";
-import { type App, loadApp, resolveModule, toHandler } from "./lib/app_loader.ts";
-import { Arbiter, WORKER_FLAG } from "./lib/arbiter.ts";
+import { type App, loadApp, resolveModule, toHandler } from "./lib/worker/app_loader.ts";
+import { Arbiter, WORKER_FLAG } from "./lib/master/arbiter.ts";
 import { runCtl } from "./lib/ctl.ts";
-import { type AppSpec, type Environment, formatSettings, helpText } from "./lib/config.ts";
+import { type AppSpec, type Environment, formatSettings, helpText } from "./lib/config/config.ts";
 import {
   type BuiltinModule,
   loadInvocation,
   type LoadOptions,
   registerBuiltinConfig,
-} from "./lib/config_file.ts";
+} from "./lib/config/config_file.ts";
 import { AppLoadError, CorralError, describeError, ExitCode } from "./lib/errors.ts";
-import type { Hooks } from "./lib/hooks.ts";
+import type { Hooks } from "./lib/config/hooks.ts";
 import { logger, setupLogging } from "./lib/log.ts";
-import { SystemdNotifier } from "./lib/notify.ts";
-import { Reloader, reloadMaster } from "./lib/reloader.ts";
+import { SystemdNotifier } from "./lib/master/notify.ts";
+import { Reloader, reloadMaster } from "./lib/master/reloader.ts";
 import { runtime } from "./lib/runtime/mod.ts";
-import type { Settings } from "./lib/settings.ts";
+import type { Settings } from "./lib/config/settings.ts";
 import { readTls } from "./lib/tls.ts";
 import { VERSION } from "./lib/version.ts";
-import { runWorker } from "./lib/worker.ts";
+import { runWorker } from "./lib/worker/worker.ts";
 
 /**
  * Modules compiled into a binary by `scripts/compile.ts --runtime deno`: a

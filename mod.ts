@@ -14,22 +14,22 @@
  */
 import { cpus } from "node:os";
 import process from "node:process";
-import type { App } from "./lib/app_loader.ts";
-import { Arbiter, WORKER_FLAG } from "./lib/arbiter.ts";
-import { type AppSpec, parseAppSpec, SettingsBuilder } from "./lib/config.ts";
+import type { App } from "./lib/worker/app_loader.ts";
+import { Arbiter, WORKER_FLAG } from "./lib/master/arbiter.ts";
+import { type AppSpec, parseAppSpec, SettingsBuilder } from "./lib/config/config.ts";
 import { CorralError, ExitCode } from "./lib/errors.ts";
 import { logger, setupLogging } from "./lib/log.ts";
 import { runtime } from "./lib/runtime/mod.ts";
-import { HOOK_NAMES, type Hooks, pickHooks } from "./lib/hooks.ts";
-import { runWorker } from "./lib/worker.ts";
+import { HOOK_NAMES, type Hooks, pickHooks } from "./lib/config/hooks.ts";
+import { runWorker } from "./lib/worker/worker.ts";
 
 export type { Address, TcpAddress, UnixAddress } from "./lib/address.ts";
-export type { App } from "./lib/app_loader.ts";
-export type { AppSpec } from "./lib/config.ts";
+export type { App } from "./lib/worker/app_loader.ts";
+export type { AppSpec } from "./lib/config/config.ts";
 export { AppLoadError, BootError, CorralError, ExitCode, UsageError } from "./lib/errors.ts";
-export type { Hooks, WorkerExitInfo, WorkerInfo } from "./lib/hooks.ts";
+export type { Hooks, WorkerExitInfo, WorkerInfo } from "./lib/config/hooks.ts";
 export type { Handler, RemoteAddr, ServeInfo } from "./lib/runtime/types.ts";
-export type { LogLevelName, Settings } from "./lib/settings.ts";
+export type { LogLevelName, Settings } from "./lib/config/settings.ts";
 export { VERSION } from "./lib/version.ts";
 
 /**

@@ -1,7 +1,7 @@
 /// <reference path="../lib/runtime/_bun.d.ts" />
 /**
  * The benchmark's baseline on Bun: examples/hello.ts served by a plain
- * `Bun.serve`, one process, no corral. scripts/bench.ts compares
+ * `Bun.serve`, one process, no corral. scripts/bench/main.ts compares
  * `corral -w 1` against it.
  *
  * `bun examples/bare_bun.ts 8000`

@@ -1,6 +1,6 @@
 /**
  * The benchmark's baseline on Deno: examples/hello.ts served by a plain
- * `Deno.serve`, one process, no corral. scripts/bench.ts compares
+ * `Deno.serve`, one process, no corral. scripts/bench/main.ts compares
  * `corral -w 1` against it.
  *
  * `deno run --allow-net examples/bare_deno.ts 8000`

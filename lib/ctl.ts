@@ -7,8 +7,8 @@ import { createConnection } from "node:net";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { CorralError, ExitCode, UsageError } from "./errors.ts";
-import type { WorkerRow } from "./metrics.ts";
-import type { ControlReply, ControlRequest } from "./operations.ts";
+import type { WorkerRow } from "./master/metrics.ts";
+import type { ControlReply, ControlRequest } from "./master/operations.ts";
 
 /** The usage line of `corral ctl`. */
 export const CTL_USAGE = "Usage: corral ctl --socket PATH status|reload|stop|scale N";

@@ -10,9 +10,9 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Address } from "./address.ts";
-import type { AppSpec } from "./config.ts";
-import type { Settings } from "./settings.ts";
-import type { Counters, InFlight } from "./watchdog.ts";
+import type { AppSpec } from "./config/config.ts";
+import type { Settings } from "./config/settings.ts";
+import type { Counters, InFlight } from "./worker/watchdog.ts";
 
 /** Everything a worker needs to boot, sent as the first line of its stdin. */
 export interface WorkerBoot {

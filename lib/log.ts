@@ -8,7 +8,7 @@ import { closeSync, openSync, write, writeSync } from "node:fs";
 import process from "node:process";
 import { configureSync, getLogger, type Logger, type LogLevel, type LogRecord } from "./runtime/logtape.ts";
 import { BootError, describeError } from "./errors.ts";
-import type { LogFormatName, LogLevelName } from "./settings.ts";
+import type { LogFormatName, LogLevelName } from "./config/settings.ts";
 
 const _LEVELS: Record<LogLevelName, LogLevel> = {
   debug: "debug",

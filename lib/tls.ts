@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { BootError } from "./errors.ts";
-import type { Settings } from "./settings.ts";
+import type { Settings } from "./config/settings.ts";
 
 /** PEM certificate and key, as the runtime's server takes them. */
 export interface TlsFiles {

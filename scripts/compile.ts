@@ -22,7 +22,7 @@ import { basename, delimiter, dirname, join, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { parseAppSpec } from "../lib/config.ts";
+import { parseAppSpec } from "../lib/config/config.ts";
 import { runtime } from "../lib/runtime/mod.ts";
 
 /** The repository's root folder. */

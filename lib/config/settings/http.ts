@@ -1,0 +1,116 @@
+/** Settings of the HTTP front: request limits, keep-alive, timeouts, proxies. */
+import { parseAllowIps } from "../../worker/front/allow_ips.ts";
+import type { ParseContext, Setting } from "../settings.ts";
+import { bad, define, integer, one, seconds } from "./_parse.ts";
+
+const _UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** A size in bytes: a whole number, optionally with k, m or g (powers of 1024). */
+export function bytes(raw: string, ctx: ParseContext): number {
+  const m = /^(\d+)\s*([kmg]?)(?:i?b)?$/i.exec(raw.trim());
+  if (!m) throw bad(ctx, raw, "expected a number of bytes, optionally with k, m or g (1m = 1048576)");
+  const n = Number(m[1]) * (_UNITS[(m[2] as string).toLowerCase()] as number);
+  if (!Number.isSafeInteger(n)) throw bad(ctx, raw, "too large");
+  return n;
+}
+
+/** The HTTP settings, in the order `--help` lists them. */
+export const HTTP_SETTINGS: readonly Setting[] = [
+  define({
+    name: "limitRequestLine",
+    section: "Request limits",
+    flags: ["--limit-request-line"],
+    metavar: "INT",
+    default: 4094,
+    defaultText: "4094",
+    parse: (raw, ctx) => integer(one(raw), ctx, 0),
+    description:
+      "Longest request line (method, target and version) in bytes; a longer one is answered 414 before the app runs. 0 leaves only the runtime's own cap (Deno 64 KiB, Bun 16 KiB for the whole head).",
+  }),
+  define({
+    name: "limitRequestFields",
+    section: "Request limits",
+    flags: ["--limit-request-fields"],
+    metavar: "INT",
+    default: 100,
+    defaultText: "100",
+    parse: (raw, ctx) => integer(one(raw), ctx, 0),
+    description:
+      "Most header fields in a request; more are answered 431. 0 leaves only the runtime's own cap (Deno 128, Bun about 200 lines).",
+  }),
+  define({
+    name: "limitRequestFieldSize",
+    section: "Request limits",
+    flags: ["--limit-request-field-size"],
+    metavar: "INT",
+    default: 8190,
+    defaultText: "8190",
+    parse: (raw, ctx) => integer(one(raw), ctx, 0),
+    description:
+      "Longest header field (name, colon, space and value) in bytes; a longer one is answered 431. 0 leaves only the runtime's own cap.",
+  }),
+  define({
+    name: "limitRequestBody",
+    section: "Request limits",
+    flags: ["--limit-request-body"],
+    metavar: "BYTES",
+    default: 0,
+    defaultText: "0 (no limit)",
+    parse: (raw, ctx) => bytes(one(raw), ctx),
+    description:
+      "Largest request body, e.g. 10m. A larger Content-Length is answered 413 before the app runs; a chunked or streamed body is counted as the app reads it and answered 413 once it passes the limit, never buffered. 0: no limit.",
+  }),
+  define({
+    name: "keepAlive",
+    section: "Connections and timeouts",
+    flags: ["--keep-alive"],
+    metavar: "SECONDS",
+    default: 5,
+    defaultText: "5",
+    parse: (raw, ctx) => seconds(one(raw), ctx),
+    description:
+      "How long an idle keep-alive connection is kept open for its next request; a request in progress is never cut. 0 closes every connection after one response (after a body the app did not read, the runtime decides, so that a client still sending it gets the answer). Enforced on Linux (on Deno with --allow-ffi and /proc readable).",
+  }),
+  define({
+    name: "requestTimeout",
+    section: "Connections and timeouts",
+    flags: ["--request-timeout"],
+    metavar: "SECONDS",
+    default: 0,
+    defaultText: "0 (off)",
+    parse: (raw, ctx) => seconds(one(raw), ctx),
+    description:
+      "A handler that has not returned its response after this long is answered 503 and logged (the handler itself runs on: JavaScript cannot stop it). 0 turns it off.",
+  }),
+  define({
+    name: "maxConcurrency",
+    section: "Connections and timeouts",
+    flags: ["--max-concurrency"],
+    metavar: "INT",
+    default: 0,
+    defaultText: "0 (no limit)",
+    parse: (raw, ctx) => integer(one(raw), ctx, 0),
+    description:
+      "Most requests a worker runs at once; past it, new requests are answered 503 with Retry-After at once instead of queueing. 0: no limit.",
+  }),
+  define({
+    name: "forwardedAllowIps",
+    section: "Proxies",
+    flags: ["--forwarded-allow-ips"],
+    metavar: "IPS",
+    env: "FORWARDED_ALLOW_IPS",
+    default: ["127.0.0.1", "::1"],
+    defaultText: "127.0.0.1,::1",
+    parse: (raw, ctx) => {
+      const list = raw.flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
+      try {
+        parseAllowIps(list);
+      } catch (err) {
+        throw bad(ctx, raw.join(","), (err as Error).message);
+      }
+      return list;
+    },
+    description:
+      "Comma-separated IPs and CIDR networks of the proxies whose X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and Forwarded headers are trusted, or * for any peer. Unix socket peers are always trusted. From anyone else the headers reach the app untouched and are not used.",
+  }),
+];

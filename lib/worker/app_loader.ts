@@ -1,0 +1,101 @@
+/**
+ * Loads the app module and finds its fetch handler.
+ * @module
+ */
+import { existsSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { AppSpec } from "../config/config.ts";
+import { AppLoadError, describeError } from "../errors.ts";
+import type { Handler } from "../runtime/mod.ts";
+
+/** What an app module may export: a handler object or a handler function. */
+export type App = Handler | { fetch: Handler };
+
+/** Resolves APP_MODULE to an import specifier: a URL stays, a path is made absolute. */
+export function resolveModule(module: string, cwd: string): string {
+  // A scheme of two letters or more: `C:\app.ts` is a path, `https://` a URL.
+  if (/^[a-z][a-z0-9+.-]+:/i.test(module)) return module;
+  return pathToFileURL(isAbsolute(module) ? module : resolve(cwd, module)).href;
+}
+
+function _kind(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return "an object without a fetch method";
+  return typeof value === "undefined" ? "undefined" : `a ${typeof value}`;
+}
+
+/**
+ * Turns an export into a handler, or explains why it is not one.
+ * @throws {TypeError} when the value is not a handler.
+ */
+export function toHandler(value: unknown): Handler {
+  if (typeof value === "function") return value as Handler;
+  if (value !== null && typeof value === "object") {
+    const fetch = (value as { fetch?: unknown }).fetch;
+    if (typeof fetch === "function") {
+      const app = value as { fetch: Handler };
+      return (request, info) => app.fetch(request, info);
+    }
+  }
+  throw new TypeError(
+    `expected a function or an object with a fetch(request, info) method, got ${_kind(value)}`,
+  );
+}
+
+/**
+ * One line for an import failure, with the source position when the
+ * runtime gives one: Deno puts it on the message's last line, Bun in the
+ * `position` of each build message of an AggregateError.
+ */
+function _importFailure(err: unknown): string {
+  const first = err instanceof AggregateError && err.errors.length ? err.errors[0] : err;
+  const e = first as {
+    name?: string;
+    message?: string;
+    position?: { file: string; line: number; column: number };
+  };
+  const message = String(e?.message ?? first);
+  let line = message.split("\n")[0] ?? message;
+  if (!line.includes(":") || !/^[A-Z]\w*Error/.test(line)) {
+    const name = e?.name && e.name !== "Error" ? e.name.replace(/^BuildMessage$/, "SyntaxError") : "";
+    if (name && !line.startsWith(name)) line = `${name}: ${line}`;
+  }
+  const at = e?.position
+    ? `${e.position.file}:${e.position.line}:${e.position.column}`
+    : /\bat (\S+:\d+:\d+)\s*$/.exec(message)?.[1];
+  return at ? `${line} (at ${at})` : line;
+}
+
+/**
+ * Imports APP_MODULE and returns its handler.
+ * @throws {AppLoadError} with one line naming the module and the cause.
+ */
+export async function loadApp(spec: AppSpec, cwd: string): Promise<Handler> {
+  const fail = (why: string, cause?: unknown) =>
+    new AppLoadError(`Cannot load app "${spec.module}": ${why}`, cause ? { cause } : undefined);
+  const specifier = resolveModule(spec.module, cwd);
+  if (specifier.startsWith("file:")) {
+    const path = new URL(specifier).pathname;
+    if (!existsSync(decodeURIComponent(path))) throw fail(`module not found at ${decodeURIComponent(path)}`);
+  }
+  let mod: Record<string, unknown>;
+  try {
+    mod = await import(specifier);
+  } catch (err) {
+    throw fail(_importFailure(err), err);
+  }
+  if (!(spec.exportName in mod) || mod[spec.exportName] === undefined) {
+    const names = Object.keys(mod).filter((k) => mod[k] !== undefined);
+    const has = names.length ? `it exports: ${names.join(", ")}` : "it exports nothing";
+    const which = spec.exportName === "default" ? "default export" : `export named "${spec.exportName}"`;
+    throw fail(`it has no ${which} (${has})`);
+  }
+  try {
+    return toHandler(mod[spec.exportName]);
+  } catch (err) {
+    const which = spec.exportName === "default" ? "the default export" : `export "${spec.exportName}"`;
+    throw fail(`${which} is not a fetch handler: ${describeError(err)}`, err);
+  }
+}

@@ -1,0 +1,253 @@
+/**
+ * Access log formats: Gunicorn's `%(atom)s` strings, or `json`, compiled
+ * once into a function from one request to one line.
+ * @module
+ */
+import process from "node:process";
+import type { RemoteAddr, ServeInfo } from "../../runtime/types.ts";
+
+/** Gunicorn's default access log format (the Common Log Format plus referer and user agent). */
+export const DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
+
+/** What one access log line is made of. */
+export interface AccessRecord {
+  readonly request: Request;
+  /** The client as the app saw it in `info.remoteAddr` (after trusted proxy headers). */
+  readonly info: ServeInfo;
+  readonly response: Response;
+  /** Milliseconds from the request reaching corral to the response being ready. */
+  readonly ms: number;
+  /** When the response was ready, in milliseconds since the epoch. */
+  readonly time: number;
+  /**
+   * Request fields already read by the front's walk over the headers
+   * (undefined: not read, ask the request).
+   */
+  readonly authorization?: string | null | undefined;
+  readonly referer?: string | null | undefined;
+  readonly userAgent?: string | null | undefined;
+}
+
+/** A compiled format. */
+export interface AccessFormat {
+  /** One record in, one line (without the newline) out. */
+  readonly line: (record: AccessRecord) => string;
+  /** Whether the line shows the request's duration, so it must be measured. */
+  readonly timed: boolean;
+}
+
+// Neither Deno.serve nor Bun.serve tells the handler which HTTP version a
+// request came in with; HTTP/2 requests over TLS are logged as HTTP/1.1 too.
+const _PROTOCOL = "HTTP/1.1";
+const _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+function _pad(n: number): string {
+  return n < 10 ? "0" + n : String(n);
+}
+
+/** `[26/Nov/2026:05:02:37 +0000]`, Gunicorn's (and Apache's) `%(t)s`, local time. */
+export function clfTime(ms: number): string {
+  const d = new Date(ms);
+  const off = -d.getTimezoneOffset();
+  const abs = Math.abs(off);
+  return `[${_pad(d.getDate())}/${_MONTHS[d.getMonth()]}/${d.getFullYear()}:${_pad(d.getHours())}:` +
+    `${_pad(d.getMinutes())}:${_pad(d.getSeconds())} ${off >= 0 ? "+" : "-"}${_pad(Math.floor(abs / 60))}${
+      _pad(abs % 60)
+    }]`;
+}
+
+let _clfSecond = -1;
+let _clfText = "";
+/** {@link clfTime}, formatted at most once a second. */
+function _cachedClfTime(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== _clfSecond) {
+    _clfSecond = second;
+    _clfText = clfTime(ms);
+  }
+  return _clfText;
+}
+
+/** The request target as sent: path and query of `request.url`. */
+export function requestTarget(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  return start < 0 ? "/" : url.slice(start);
+}
+
+function _path(r: AccessRecord): string {
+  const target = requestTarget(r.request.url);
+  const q = target.indexOf("?");
+  return q < 0 ? target : target.slice(0, q);
+}
+
+function _query(r: AccessRecord): string {
+  const target = requestTarget(r.request.url);
+  const q = target.indexOf("?");
+  return q < 0 ? "" : target.slice(q + 1);
+}
+
+/** The user name of Basic authentication, as Gunicorn's `%(u)s` shows it. */
+export function basicUser(authorization: string | null): string | null {
+  if (authorization === null || !/^basic /i.test(authorization)) return null;
+  try {
+    const decoded = atob(authorization.slice(6).trim());
+    const colon = decoded.indexOf(":");
+    return colon < 0 ? null : decoded.slice(0, colon);
+  } catch {
+    return null;
+  }
+}
+
+function _length(r: AccessRecord): string {
+  // The runtime computes the length of a body it was not told the length of
+  // only as it sends it, and does not say; counting it here would mean
+  // streaming every body through corral (measured: -25 to -45% req/s).
+  return r.response.headers.get("content-length") ?? "-";
+}
+
+function _host(remote: RemoteAddr): string {
+  return remote.transport === "tcp" ? remote.hostname : "-";
+}
+
+function _authorization(r: AccessRecord): string | null {
+  return r.authorization !== undefined ? r.authorization : r.request.headers.get("authorization");
+}
+
+function _referer(r: AccessRecord): string | null {
+  return r.referer !== undefined ? r.referer : r.request.headers.get("referer");
+}
+
+function _userAgent(r: AccessRecord): string | null {
+  return r.userAgent !== undefined ? r.userAgent : r.request.headers.get("user-agent");
+}
+
+function _header(value: string | null): string {
+  return value ?? "-";
+}
+
+/** What the compiled lines call; `H` in {@link _EXPRESSIONS}. */
+const _HELPERS = {
+  host: (r: AccessRecord) => _host(r.info.remoteAddr),
+  user: (r: AccessRecord) => {
+    const authorization = _authorization(r);
+    return authorization === null ? "-" : basicUser(authorization) ?? "-";
+  },
+  clf: _cachedClfTime,
+  target: requestTarget,
+  path: _path,
+  query: _query,
+  length: _length,
+  referer: (r: AccessRecord) => _header(_referer(r)),
+  userAgent: (r: AccessRecord) => _header(_userAgent(r)),
+  header: _header,
+};
+
+/**
+ * Each atom as a JavaScript expression of the record `r` and the helpers
+ * `H`. A format is compiled into one function that concatenates them:
+ * about three times faster than calling a function per atom.
+ */
+const _EXPRESSIONS: Record<string, string> = {
+  h: "H.host(r)",
+  l: '"-"',
+  u: "H.user(r)",
+  t: "H.clf(r.time)",
+  r: `r.request.method + " " + H.target(r.request.url) + " ${_PROTOCOL}"`,
+  m: "r.request.method",
+  U: "H.path(r)",
+  q: "H.query(r)",
+  H: `"${_PROTOCOL}"`,
+  s: '"" + r.response.status',
+  B: "H.length(r)",
+  b: "H.length(r)",
+  f: "H.referer(r)",
+  a: "H.userAgent(r)",
+  T: '"" + Math.floor(r.ms / 1000)',
+  M: '"" + Math.floor(r.ms)',
+  D: '"" + Math.round(r.ms * 1000)',
+  L: "(r.ms / 1000).toFixed(6)",
+  // The pid is the worker's, which compiles its own format.
+  p: "P",
+};
+
+const _TIMED = ["T", "M", "D", "L"];
+
+/** The atoms a format may use, for messages and docs. */
+export const ACCESS_LOG_ATOMS: readonly string[] = [
+  ...Object.keys(_EXPRESSIONS),
+  "{header}i",
+  "{header}o",
+];
+
+function _expression(name: string): string {
+  // Own keys only: `%(constructor)s` is not an atom.
+  if (Object.hasOwn(_EXPRESSIONS, name)) return _EXPRESSIONS[name] as string;
+  // A token (RFC 9110), so the name is safe inside a string literal.
+  const header = /^\{([!#$%&'*+\-.^_`|~0-9A-Za-z]+)\}([io])$/.exec(name);
+  if (header) {
+    const field = JSON.stringify((header[1] as string).toLowerCase());
+    return `H.header(r.${header[2] === "i" ? "request" : "response"}.headers.get(${field}))`;
+  }
+  throw new TypeError(`unknown atom %(${name})s (known: ${ACCESS_LOG_ATOMS.join(" ")})`);
+}
+
+function _jsonLine(): (r: AccessRecord) => string {
+  const pid = process.pid;
+  return (r) => {
+    const target = requestTarget(r.request.url);
+    const q = target.indexOf("?");
+    const length = r.response.headers.get("content-length");
+    return JSON.stringify({
+      time: new Date(r.time).toISOString(),
+      remote_addr: r.info.remoteAddr.transport === "tcp"
+        ? (r.info.remoteAddr as { hostname: string }).hostname
+        : null,
+      user: basicUser(_authorization(r)),
+      method: r.request.method,
+      path: q < 0 ? target : target.slice(0, q),
+      query: q < 0 ? "" : target.slice(q + 1),
+      protocol: _PROTOCOL,
+      status: r.response.status,
+      bytes: length === null ? null : Number(length),
+      duration_ms: Math.round(r.ms * 1000) / 1000,
+      referer: _referer(r),
+      user_agent: _userAgent(r),
+      pid,
+    });
+  };
+}
+
+/**
+ * Compiles an access log format once.
+ *
+ * @example
+ * ```ts
+ * const format = compileAccessFormat('%(h)s "%(r)s" %(s)s %(M)sms');
+ * ```
+ * @throws {TypeError} for an unknown atom.
+ */
+export function compileAccessFormat(format: string): AccessFormat {
+  if (format === "json") return { line: _jsonLine(), timed: true };
+  // JavaScript expressions: literals quoted by JSON.stringify, atoms from _EXPRESSIONS.
+  const parts: string[] = [];
+  let literal = "";
+  let last = 0;
+  let timed = false;
+  for (const m of format.matchAll(/%\(([^)]*)\)[sd]|%%/g)) {
+    literal += format.slice(last, m.index);
+    last = m.index + m[0].length;
+    if (m[0] === "%%") {
+      literal += "%";
+      continue;
+    }
+    if (literal !== "") parts.push(JSON.stringify(literal));
+    literal = "";
+    parts.push(_expression(m[1] as string));
+    timed ||= _TIMED.includes(m[1] as string);
+  }
+  literal += format.slice(last);
+  if (literal !== "") parts.push(JSON.stringify(literal));
+  const body = `return (r) => "" + ${parts.length > 0 ? parts.join(" + ") : '""'};`;
+  const line = new Function("H", "P", body)(_HELPERS, `<${process.pid}>`) as (r: AccessRecord) => string;
+  return { line, timed };
+}

@@ -1,0 +1,183 @@
+/**
+ * The access log: one line per request, formatted by a compiled format,
+ * buffered, and written in the background in batches: when the buffer
+ * passes 64 KiB, twice a second, and when the worker stops.
+ * @module
+ */
+import { LogFile, logger } from "../../log.ts";
+import type { Handler, ServeInfo } from "../../runtime/types.ts";
+import { type AccessFormat, type AccessRecord, compileAccessFormat } from "./access_format.ts";
+import type { FieldScan } from "./limits.ts";
+
+const FLUSH_BYTES = 64 * 1024;
+const FLUSH_MS = 500;
+/** Past this much written-but-not-yet-flushed text, new lines are dropped and counted. */
+const MAX_PENDING_BYTES = 8 * 1024 * 1024;
+
+/** A buffered access log writer. */
+export class AccessLog {
+  readonly #file: LogFile;
+  readonly #format: AccessFormat;
+  /** Lines since the last flush, and their length in UTF-16 units with newlines. */
+  #lines: string[] = [];
+  #length = 0;
+  /** Keeps the read in {@link log} that flattens each line (see there) from being optimized away. */
+  #firstChars = 0;
+  #pending = 0;
+  #dropped = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(file: LogFile, format: AccessFormat) {
+    this.#file = file;
+    this.#format = format;
+  }
+
+  /**
+   * Opens `--access-logfile` (`-` is stdout) with its compiled format.
+   * @throws {BootError} when the file cannot be opened.
+   */
+  static open(path: string, format: string): AccessLog {
+    return new AccessLog(LogFile.open(path, 1, "--access-logfile"), compileAccessFormat(format));
+  }
+
+  /** Whether lines show durations (so requests must be timed). */
+  get timed(): boolean {
+    return this.#format.timed;
+  }
+
+  /** Logs a response the front gave instead of the app, as `scan` saw the request. */
+  refused(request: Request, info: ServeInfo, response: Response, scan: FieldScan | undefined): Response {
+    this.log({
+      request,
+      info,
+      response,
+      ms: 0,
+      time: Date.now(),
+      authorization: scan?.authorization,
+      referer: scan?.referer,
+      userAgent: scan?.userAgent,
+    });
+    return response;
+  }
+
+  /** Adds one request's line to the buffer. */
+  log(record: AccessRecord): void {
+    if (this.#pending > MAX_PENDING_BYTES) {
+      this.#dropped++;
+      return;
+    }
+    const line = this.#format.line(record);
+    // Reading a character makes the engine flatten the line now, while the
+    // pieces it was concatenated from are still in the CPU cache. Left as a
+    // tree of pieces until the flush, hundreds of requests later, flattening
+    // missed the cache on every piece: measured on Deno, 0.7 µs a line at
+    // the flush against 0.1 µs this way (no difference measured on Bun).
+    this.#firstChars ^= line.charCodeAt(0);
+    this.#lines.push(line);
+    this.#length += line.length + 1;
+    // A full buffer is written without touching the timer: it is set once
+    // per FLUSH_MS for the lines after it, not once per flush (under load, a
+    // hundred flushes a second).
+    if (this.#length >= FLUSH_BYTES) void this.#write();
+    else if (this.#timer === undefined) this.#timer = setTimeout(this.#onTimer, FLUSH_MS);
+  }
+
+  readonly #onTimer = (): void => {
+    this.#timer = undefined;
+    void this.#write();
+  };
+
+  /** Hands the buffered lines to the file; resolves once they are written. */
+  flush(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    return this.#write();
+  }
+
+  #write(): Promise<void> {
+    if (this.#dropped > 0) {
+      logger("http").warning("The access log fell behind: {n} lines dropped", { n: this.#dropped });
+      this.#dropped = 0;
+    }
+    if (this.#lines.length === 0) return Promise.resolve();
+    const text = this.#lines.join("\n") + "\n";
+    this.#lines = [];
+    this.#length = 0;
+    this.#pending += text.length;
+    return this.#file.write(text).then(() => {
+      this.#pending -= text.length;
+    });
+  }
+
+  /** Writes what is buffered and closes the file. */
+  async close(): Promise<void> {
+    await this.flush();
+    await this.#file.close();
+  }
+}
+
+/**
+ * Logs every request with its final status, including the front's own
+ * refusals; an app that throws is answered by `onError` and logged too.
+ * A response returned synchronously is logged and returned synchronously:
+ * the runtimes serve a plain Response faster than a Promise. With `scan`,
+ * the gate's walk over this request's fields, taken just before, the
+ * fields the default format shows are not read again.
+ */
+export function withAccessLog(
+  next: Handler,
+  log: AccessLog,
+  onError: (error: unknown) => Response,
+  scan?: FieldScan,
+): Handler {
+  const timed = log.timed;
+  return (request, info) => {
+    // The scanner's fields are read now: it moves on to the next request.
+    const record: _Record = {
+      request,
+      info,
+      response: null,
+      ms: timed ? performance.now() : 0,
+      time: 0,
+      authorization: scan?.authorization,
+      referer: scan?.referer,
+      userAgent: scan?.userAgent,
+    };
+    let result;
+    try {
+      result = next(request, info);
+    } catch (err) {
+      result = onError(err);
+    }
+    // The common synchronous case allocates no closure (module functions).
+    return result instanceof Promise
+      ? _logWhenDone(result, log, record, timed, onError)
+      : _logNow(log, record, timed, result);
+  };
+}
+
+/** An {@link AccessRecord} being filled in: `ms` holds the start until the response. */
+type _Record = { -readonly [K in Exclude<keyof AccessRecord, "response">]: AccessRecord[K] } & {
+  response: Response | null;
+};
+
+function _logNow(log: AccessLog, record: _Record, timed: boolean, response: Response): Response {
+  record.response = response;
+  record.ms = timed ? performance.now() - record.ms : 0;
+  record.time = Date.now();
+  log.log(record as AccessRecord);
+  return response;
+}
+
+function _logWhenDone(
+  result: Promise<Response>,
+  log: AccessLog,
+  record: _Record,
+  timed: boolean,
+  onError: (error: unknown) => Response,
+): Promise<Response> {
+  return result.then(
+    (response) => _logNow(log, record, timed, response),
+    (err) => _logNow(log, record, timed, onError(err)),
+  );
+}

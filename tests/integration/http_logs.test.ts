@@ -1,0 +1,210 @@
+/** The access log and the error log against the real CLI, under the runtime running the tests. */
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import {
+  Corral,
+  freePort,
+  FRONT_APP,
+  RUNTIME,
+  startOnFreePort,
+  stopAll,
+  waitFor,
+} from "../_helpers/corral.ts";
+import { get } from "../_helpers/http.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "corral-logs-"));
+after(async () => {
+  await stopAll();
+  rmSync(dir, { recursive: true, force: true });
+});
+const T = { timeout: 30_000 };
+let files = 0;
+
+function tempFile(name: string): string {
+  return join(dir, `${++files}-${name}`);
+}
+
+function lines(path: string): string[] {
+  return existsSync(path) ? readFileSync(path, "utf8").split("\n").filter((l) => l !== "") : [];
+}
+
+/** A GET with the headers an access log shows; resolves with the status. */
+async function fetchWith(url: string, headers: Record<string, string>): Promise<number> {
+  return (await get(url, { headers })).status;
+}
+
+const start = (args: string[]) => startOnFreePort(args);
+
+describe(`access log (${RUNTIME})`, () => {
+  test("off by default: nothing on stdout", T, async () => {
+    const { c, port } = await start([]);
+    await get(`http://127.0.0.1:${port}/`);
+    c.kill("SIGTERM");
+    await c.exit();
+    assert.equal(c.stdout, "");
+  });
+
+  test(
+    "- writes Gunicorn's default format to stdout, one line a request, the front's refusals included",
+    T,
+    async () => {
+      const { c, port } = await start(["--access-logfile", "-"]);
+      const status = await fetchWith(`http://127.0.0.1:${port}/sized?x=1`, {
+        referer: "http://ref.example/",
+        "user-agent": "corral-test/1",
+        authorization: "Basic " + btoa("alice:pw"),
+      });
+      assert.equal(status, 200);
+      await get(`http://127.0.0.1:${port}/${"a".repeat(5000)}`);
+      await waitFor("two access lines", () => c.stdout.split("\n").length > 2, 5000);
+      const [first, second] = c.stdout.split("\n");
+      assert.match(
+        first ?? "",
+        /^127\.0\.0\.1 - alice \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] "GET \/sized\?x=1 HTTP\/1\.1" 200 12 "http:\/\/ref\.example\/" "corral-test\/1"$/,
+      );
+      assert.match(second ?? "", / "GET \/a+ HTTP\/1\.1" 414 /);
+      c.kill("SIGTERM");
+      await c.exit();
+    },
+  );
+
+  test("a custom format with Gunicorn's atoms, to a file, flushed when the worker stops", T, async () => {
+    const log = tempFile("access.log");
+    const format = "%(h)s %(m)s %(U)s %(q)s %(s)s %(b)s %({x-request-id}i)s %({x-trace}o)s %(p)s %(M)sms";
+    const { c, port } = await start(["--access-logfile", log, "--access-log-format", format]);
+    await fetchWith(`http://127.0.0.1:${port}/sized?a=b`, { "x-request-id": "req-9" });
+    for (let i = 0; i < 200; i++) await get(`http://127.0.0.1:${port}/n${i}`);
+    const [worker] = c.workerPids();
+    c.kill("SIGTERM");
+    assert.equal((await c.exit()).code, 0);
+    const all = lines(log);
+    assert.equal(all.length, 201, "every line written by the time the worker is gone");
+    assert.match(
+      all[0] ?? "",
+      new RegExp(`^127\\.0\\.0\\.1 GET /sized a=b 200 12 req-9 abc <${worker}> \\d+ms$`),
+    );
+    assert.match(all[200] ?? "", /^127\.0\.0\.1 GET \/n199 {2}200 - - - </);
+  });
+
+  test("json: one object a line, with status, timing and the app's 500", T, async () => {
+    const log = tempFile("access.jsonl");
+    const { c, port } = await start(["--access-logfile", log, "--access-log-format", "json"]);
+    await fetchWith(`http://127.0.0.1:${port}/p?q=1`, { "user-agent": "ua-json" });
+    assert.equal((await get(`http://127.0.0.1:${port}/throw`)).status, 500);
+    await waitFor("two json lines", () => lines(log).length === 2, 5000);
+    const [ok, failed] = lines(log).map((l) => JSON.parse(l));
+    assert.equal(ok.method, "GET");
+    assert.equal(ok.path, "/p");
+    assert.equal(ok.query, "q=1");
+    assert.equal(ok.status, 200);
+    assert.equal(ok.user_agent, "ua-json");
+    assert.equal(ok.remote_addr, "127.0.0.1");
+    assert.equal(typeof ok.duration_ms, "number");
+    assert.ok(!Number.isNaN(Date.parse(ok.time)));
+    assert.equal(failed.status, 500);
+    c.kill("SIGTERM");
+    await c.exit();
+  });
+
+  test("USR1 reopens the access log: a rotated file is let go of, and a new one is written", T, async () => {
+    const log = tempFile("rotate.log");
+    const { c, port } = await start(["--access-logfile", log]);
+    await get(`http://127.0.0.1:${port}/before`);
+    await waitFor("the first line", () => lines(log).length === 1, 5000);
+    renameSync(log, log + ".1");
+    const [worker] = c.workerPids();
+    process.kill(worker as number, "SIGUSR1");
+    await waitFor("the reopened file", () => existsSync(log), 5000);
+    await get(`http://127.0.0.1:${port}/after`);
+    await waitFor("the line in the new file", () => lines(log).length === 1, 5000);
+    assert.match(lines(log)[0] ?? "", /"GET \/after /);
+    assert.equal(lines(log + ".1").length, 1);
+    c.kill("SIGTERM");
+    await c.exit();
+  });
+
+  test("a log file that cannot be opened stops the worker's boot with a message naming it", T, async () => {
+    const port = await freePort();
+    const missing = join(dir, "no", "such", "folder", "access.log");
+    const c = new Corral(["-b", `127.0.0.1:${port}`, "--access-logfile", missing, FRONT_APP]);
+    const { code } = await c.exit(15_000);
+    assert.equal(code, 3);
+    assert.match(c.stderr, new RegExp(`Cannot open --access-logfile "${missing}": no such folder`));
+  });
+});
+
+describe(`error log (${RUNTIME})`, () => {
+  test(
+    "--error-logfile with --log-format json: the worker's lines, one object each, with pid and worker",
+    T,
+    async () => {
+      const log = tempFile("error.jsonl");
+      const port = await freePort();
+      const c = new Corral([
+        "-b",
+        `127.0.0.1:${port}`,
+        "--error-logfile",
+        log,
+        "--log-format",
+        "json",
+        FRONT_APP,
+      ]);
+      // The master logs there too: its "Ready" line is a JSON object in the file, not on stderr.
+      await waitFor(
+        "the master's Ready line",
+        () => lines(log).some((l) => /"message":"Ready: 1 worker serving"/.test(l)),
+        15_000,
+      );
+      assert.equal(c.stderr, "", "nothing on stderr");
+      assert.equal((await get(`http://127.0.0.1:${port}/throw`)).status, 500);
+      const worker = Number(/Booting worker with pid: (\d+)/.exec(lines(log).join("\n"))?.[1]);
+      await waitFor(
+        "the error line",
+        () => lines(log).some((l) => l.includes("boom from the front app")),
+        5000,
+      );
+      const entry = lines(log).map((l) => JSON.parse(l)).find((e) => e.message.includes("boom"));
+      assert.equal(entry.level, "error");
+      assert.equal(entry.pid, worker);
+      assert.equal(entry.worker, 1);
+      assert.equal(entry.logger, "corral.worker");
+      assert.equal(entry.fields.error.message, "boom from the front app");
+      assert.match(entry.fields.error.stack, /front_app\.ts/);
+      for (const line of lines(log)) JSON.parse(line);
+      c.kill("SIGTERM");
+      await c.exit();
+    },
+  );
+
+  test("--log-level error keeps info lines out of the error log", T, async () => {
+    const log = tempFile("quiet.log");
+    const port = await freePort();
+    const c = new Corral([
+      "-b",
+      `127.0.0.1:${port}`,
+      "--error-logfile",
+      log,
+      "--log-level",
+      "error",
+      FRONT_APP,
+    ]);
+    // No "Ready" line at this level: wait until it answers.
+    await waitFor(
+      "the server",
+      () => get(`http://127.0.0.1:${port}/throw`).then(() => true, () => false),
+      15_000,
+    );
+    await waitFor(
+      "the error",
+      () => lines(log).some((l) => l.includes("[ERROR] Error handling request")),
+      5000,
+    );
+    c.kill("SIGTERM");
+    await c.exit();
+    assert.ok(!lines(log).some((l) => l.includes("[INFO]")), lines(log).join("\n"));
+  });
+});

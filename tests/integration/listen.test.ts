@@ -1,0 +1,124 @@
+/** HTTPS and unix sockets, on real sockets. */
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Corral, freePort, runCorral, RUNTIME, stopAll } from "../_helpers/corral.ts";
+import { get } from "../_helpers/http.ts";
+
+after(stopAll);
+const T = { timeout: 30_000 };
+
+function tempPath(name: string): string {
+  return join(mkdtempSync(join(tmpdir(), "corral-test-")), name);
+}
+
+/** Leaves a socket file behind with no server: what a SIGKILLed server leaves. */
+function staleSocket(path: string): void {
+  execFileSync("python3", [
+    "-c",
+    `import socket; socket.socket(socket.AF_UNIX).bind(${JSON.stringify(path)})`,
+  ]);
+  assert.ok(existsSync(path));
+}
+
+describe(`HTTPS (${RUNTIME})`, () => {
+  test("--certfile and --keyfile serve HTTPS on every worker", T, async () => {
+    const port = await freePort();
+    const c = new Corral([
+      "-w",
+      "2",
+      "--certfile",
+      "tests/fixtures/tls/cert.pem",
+      "--keyfile",
+      "tests/fixtures/tls/key.pem",
+      "-b",
+      `127.0.0.1:${port}`,
+      "tests/apps/pid.ts",
+    ]);
+    await c.ready();
+    assert.match(c.stderr, new RegExp(`Listening at: https://127.0.0.1:${port}`));
+    const reply = await get(`https://127.0.0.1:${port}/`);
+    assert.equal(reply.status, 200);
+    assert.ok(c.workerPids().includes(Number(reply.body)));
+    c.kill("SIGTERM");
+    assert.equal((await c.exit()).code, 0);
+  });
+
+  test("~ in --certfile is expanded", T, async () => {
+    const port = await freePort();
+    const home = mkdtempSync(join(tmpdir(), "corral-home-"));
+    writeFileSync(join(home, "cert.pem"), execFileSync("cat", ["tests/fixtures/tls/cert.pem"]));
+    const c = new Corral(
+      [
+        "--certfile",
+        "~/cert.pem",
+        "--keyfile",
+        "tests/fixtures/tls/key.pem",
+        "-b",
+        `127.0.0.1:${port}`,
+        "tests/apps/pid.ts",
+      ],
+      { env: { HOME: home } },
+    );
+    await c.ready();
+    assert.equal((await get(`https://127.0.0.1:${port}/`)).status, 200);
+    c.kill("SIGTERM");
+    await c.exit();
+  });
+});
+
+describe(`unix sockets (${RUNTIME})`, () => {
+  for (const workers of [1, 2]) {
+    test(
+      `-w ${workers}: serves on unix:PATH, removes a stale socket at start and the socket at exit`,
+      T,
+      async () => {
+        const path = tempPath("app.sock");
+        staleSocket(path);
+        const c = new Corral(["-w", String(workers), "-b", `unix:${path}`, "tests/apps/pid.ts"]);
+        await c.ready();
+        assert.match(c.stderr, new RegExp(`Listening at: unix:${path}`));
+        const seen = new Set<number>();
+        for (let i = 0; i < 200 && seen.size < workers; i++) {
+          const reply = await get("http://localhost/", { socketPath: path });
+          assert.equal(reply.status, 200);
+          seen.add(Number(reply.body));
+        }
+        assert.deepEqual([...seen].sort(), c.workerPids().sort(), "every worker serves the socket");
+        c.kill("SIGTERM");
+        assert.equal((await c.exit()).code, 0);
+        assert.ok(!existsSync(path), "socket removed at exit");
+      },
+    );
+  }
+
+  test("a unix socket with a live server is refused", T, async () => {
+    const path = tempPath("live.sock");
+    const first = new Corral(["-b", `unix:${path}`, "tests/apps/pid.ts"]);
+    await first.ready();
+    const second = await runCorral(["-b", `unix:${path}`, "tests/apps/pid.ts"], 5000);
+    assert.equal(second.code, 3);
+    assert.match(second.stderr, new RegExp(`Cannot bind "unix:${path}": address already in use`));
+    assert.equal(
+      (await get("http://localhost/", { socketPath: path })).status,
+      200,
+      "the first keeps serving",
+    );
+    first.kill("SIGTERM");
+    await first.exit();
+  });
+
+  test("TCP and unix together", T, async () => {
+    const path = tempPath("both.sock");
+    const port = await freePort();
+    const c = new Corral(["-w", "2", "-b", `127.0.0.1:${port}`, "-b", `unix:${path}`, "tests/apps/pid.ts"]);
+    await c.ready();
+    assert.equal((await get(`http://127.0.0.1:${port}/`)).status, 200);
+    assert.equal((await get("http://localhost/", { socketPath: path })).status, 200);
+    c.kill("SIGTERM");
+    assert.equal((await c.exit()).code, 0);
+  });
+});

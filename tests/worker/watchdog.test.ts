@@ -1,0 +1,74 @@
+/** The worker's watchdog, called directly: what the heartbeat thread reads out of the shared buffer. */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { clock, readWatchdog, SLOTS, Watchdog } from "../../lib/worker/watchdog.ts";
+
+describe("watchdog", () => {
+  test("a request in flight is named, with its age, until it ends", () => {
+    const watchdog = new Watchdog();
+    const startedAt = performance.now() - 1500;
+    const slot = watchdog.begin(new Request("http://h/spin?ms=9", { method: "POST" }), startedAt);
+    const reading = readWatchdog(watchdog.buffer);
+    assert.equal(reading.inFlight.length, 1);
+    assert.equal(reading.inFlight[0]?.request, "POST http://h/spin?ms=9");
+    assert.ok((reading.inFlight[0]?.ageMs ?? 0) >= 1500 && (reading.inFlight[0]?.ageMs ?? 0) < 3000);
+    watchdog.end(slot, startedAt, new Response("ok", { headers: { "content-length": "2" } }));
+    const after = readWatchdog(watchdog.buffer);
+    assert.deepEqual(after.inFlight, []);
+    assert.deepEqual(after.statusClasses, [0, 1, 0, 0, 0]);
+    assert.equal(after.bytes, 2);
+    // 1.5 s falls in the (1, 2.5] bucket.
+    assert.equal(after.histogram.findIndex((n) => n > 0), 9);
+    assert.ok(after.durationSeconds >= 1.5);
+  });
+
+  test("status classes, a thrown handler as 5xx, and requests past the slots counted", () => {
+    const watchdog = new Watchdog();
+    const now = performance.now();
+    const slots = Array.from({ length: SLOTS + 2 }, () => watchdog.begin(new Request("http://h/"), now));
+    assert.equal(slots.filter((s) => s === -1).length, 2);
+    assert.equal(readWatchdog(watchdog.buffer).overflow, 2);
+    assert.equal(readWatchdog(watchdog.buffer).inFlight.length, SLOTS);
+    const statuses = [101, 204, 302, 404, 503];
+    slots.forEach((slot, i) => {
+      const status = statuses[i % statuses.length] as number;
+      watchdog.end(slot, now, i === 0 ? null : new Response(null, { status: status === 101 ? 200 : status }));
+    });
+    const reading = readWatchdog(watchdog.buffer);
+    assert.equal(reading.overflow, 0);
+    assert.deepEqual(reading.inFlight, []);
+    assert.equal(reading.statusClasses.reduce((a, b) => a + b, 0), SLOTS + 2);
+    // The thrown one (i = 0) and every 503.
+    assert.equal(reading.statusClasses[4], slots.filter((_, i) => i === 0 || i % 5 === 4).length);
+    watchdog.tick();
+    assert.equal(readWatchdog(watchdog.buffer).requests, SLOTS + 2);
+  });
+
+  test("without countBytes the response's headers are never read (Deno's fast path stays on)", () => {
+    const watchdog = new Watchdog({ countBytes: false });
+    const slot = watchdog.begin(new Request("http://h/"), performance.now());
+    const response = new Response("ok", { headers: { "content-length": "2" } });
+    Object.defineProperty(response, "headers", {
+      get() {
+        throw new Error("headers read");
+      },
+    });
+    watchdog.end(slot, performance.now(), response);
+    const reading = readWatchdog(watchdog.buffer);
+    assert.deepEqual(reading.statusClasses, [0, 1, 0, 0, 0]);
+    assert.equal(reading.bytes, 0);
+  });
+
+  test("a long URL is cut to the slot's size, never past it", () => {
+    const watchdog = new Watchdog();
+    watchdog.begin(new Request("http://h/" + "a".repeat(1000)), performance.now());
+    const text = readWatchdog(watchdog.buffer).inFlight[0]?.request ?? "";
+    assert.ok(text.startsWith("GET http://h/aaa") && text.length <= 240, `${text.length} characters`);
+  });
+
+  test("the loop's lag is the time since its last tick, on the clock both threads read", () => {
+    const watchdog = new Watchdog();
+    assert.ok(readWatchdog(watchdog.buffer, clock() + 700).loopLagMs >= 700);
+    assert.ok(readWatchdog(watchdog.buffer).loopLagMs < 500);
+  });
+});
