@@ -5,9 +5,8 @@
  * folder of the master's, one JSON object a line.
  * @module
  */
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Address } from "./address.ts";
 import type { AppSpec } from "./config/config.ts";
@@ -66,22 +65,18 @@ function _readLines(socket: Socket, onLine: (line: string) => void): void {
   });
 }
 
-/** The master's end: a socket in a fresh 0700 folder. */
+/** The master's end: a socket in the master's private (0700) folder. */
 export class IpcServer {
   readonly path: string;
-  readonly #dir: string;
   readonly #server: Server;
 
   private constructor(dir: string, server: Server) {
-    this.#dir = dir;
     this.path = join(dir, "master.sock");
     this.#server = server;
   }
 
-  /** Opens the socket; `onMessage` gets every message of every worker. */
-  static async open(onMessage: (message: WorkerMessage) => void): Promise<IpcServer> {
-    const dir = mkdtempSync(join(tmpdir(), "corral-"));
-    chmodSync(dir, 0o700);
+  /** Opens the socket in `dir`; `onMessage` gets every message of every worker. */
+  static async open(dir: string, onMessage: (message: WorkerMessage) => void): Promise<IpcServer> {
     const server = createServer((socket) => {
       socket.on("error", () => {});
       _readLines(socket, (line) => {
@@ -98,10 +93,10 @@ export class IpcServer {
     return ipc;
   }
 
-  /** Closes the socket and removes its folder. */
+  /** Closes the socket and removes its file. */
   close(): void {
     this.#server.close();
-    rmSync(this.#dir, { recursive: true, force: true });
+    rmSync(this.path, { force: true });
   }
 }
 

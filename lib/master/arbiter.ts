@@ -1,62 +1,41 @@
 /**
- * The master process. One class whose methods are the words of the docs:
- * spawn, reap, murder, kill, manage workers; reload; stop; halt. Signal
- * listeners only queue the signal; one loop takes events off the queue,
- * reacts, then reconciles the pool toward its target.
+ * The master process: one loop that takes events off a queue (signal
+ * listeners, child exits and worker messages only queue one), reacts in
+ * Gunicorn's words (reload, stop, halt, handle_ttin...), then reconciles
+ * the pool toward its target through its {@link Workers} (spawn, reap,
+ * murder, manage, kill). The pool's states and invariant are in
+ * lib/master/pool.ts, the reloads' generations in lib/master/generations.ts
+ * (docs/RELIABILITY.md draws both).
  * @module
  */
 import process from "node:process";
 import type { AppSpec } from "../config/config.ts";
-import { CorralError, describeError, ExitCode } from "../errors.ts";
 import { callHook, type Hooks } from "../config/hooks.ts";
-import { IpcServer, type WorkerBoot, type WorkerMessage } from "../ipc.ts";
-import { checkPlatform, Listeners, migrateWarning } from "./listeners.ts";
-import { Metrics, type Status, type WorkerView } from "./metrics.ts";
-import {
-  type ControlReply,
-  type ControlRequest,
-  OperationsServers,
-  type OperationsSource,
-} from "./operations.ts";
-import { logger, reopenLogFiles } from "../log.ts";
-import type { ServiceNotifier } from "./notify.ts";
-import { Pidfile } from "./pidfile.ts";
-import { hungWorkers, planWorkers, poolOf, settlesWithin, type WorkerRecord } from "./pool.ts";
-import { EventQueue } from "./event_queue.ts";
-import type { ChildExit, Runtime, Signal } from "../runtime/mod.ts";
 import type { Settings } from "../config/settings.ts";
+import { CorralError, describeError, ExitCode } from "../errors.ts";
+import type { WorkerMessage } from "../ipc.ts";
+import { logger, reopenLogFiles } from "../log.ts";
+import type { ChildExit, Runtime, Signal } from "../runtime/mod.ts";
 import { readTls } from "../tls.ts";
-import { Upgrade } from "./upgrade.ts";
 import { VERSION } from "../version.ts";
-import { workerNeeds } from "./worker_needs.ts";
+import { EventQueue, Timers } from "./event_queue.ts";
+import { controlReply, type MasterEvent, plural, SIGNALS } from "./events.ts";
+import { Generations } from "./generations.ts";
+import { checkPlatform, migrateWarning } from "./listeners.ts";
+import { Metrics, type Status, type WorkerView } from "./metrics.ts";
+import type { ServiceNotifier } from "./notify.ts";
+import type { ControlReply, ControlRequest, OperationsSource } from "./operations.ts";
+import { poolOf, settlesWithin, type WorkerRecord } from "./pool.ts";
+import { Resources } from "./resources.ts";
+import { Upgrade } from "./upgrade.ts";
+import { WORKER_FLAG, Workers } from "./workers.ts";
 
-/** The argument that makes corral's entry run as a worker. */
-export const WORKER_FLAG = "--corral-worker";
+export { WORKER_FLAG };
 
-type Event =
-  | { readonly kind: "signal"; readonly signal: Signal }
-  | { readonly kind: "exit"; readonly pid: number; readonly status: ChildExit }
-  | { readonly kind: "message"; readonly message: WorkerMessage }
-  | { readonly kind: "scale"; readonly workers: number }
-  | { readonly kind: "wakeup" };
-
-/** Master signals, as Gunicorn's arbiter handles them. */
-const SIGNALS: readonly Signal[] = [
-  "SIGTERM",
-  "SIGINT",
-  "SIGQUIT",
-  "SIGHUP",
-  "SIGTTIN",
-  "SIGTTOU",
-  "SIGUSR1",
-  "SIGUSR2",
-  "SIGWINCH",
-];
-
-/** Longest wait before a worker that keeps dying at boot is spawned again. */
-const MAX_BACKOFF_MS = 10_000;
-/** A worker that dies sooner than this after its spawn counts as a failed boot. */
-const STABLE_MS = 3_000;
+/** How often the master wakes with nothing else to do (to check for hung and overstaying workers). */
+const WAKE_MS = 1000;
+/** How long a worker's boot_error message may trail its exit. */
+const BOOT_ERROR_WAIT_MS = 250;
 
 /** Options of an {@link Arbiter}. */
 export interface ArbiterOptions {
@@ -72,35 +51,19 @@ export interface ArbiterOptions {
   readonly args?: readonly string[];
 }
 
-function _plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
-}
-
 /** The master: spawns, supervises, reloads and stops the workers. */
 export class Arbiter implements OperationsSource {
-  readonly #records = new Map<number, WorkerRecord>();
   readonly metrics = new Metrics();
   readonly #rt: Runtime;
   readonly #log = logger("arbiter");
-  readonly #app: AppSpec;
-  readonly #hooks: Hooks;
   readonly #options: ArbiterOptions;
-  #settings: Settings;
-  #numWorkers: number;
-  #generation = 1;
-  /** The settings a reload in progress falls back to if it fails. */
-  #reloading: { readonly generation: number; readonly settings: Settings; readonly workers: number } | null =
-    null;
-  readonly #queue = new EventQueue<Event>({ kind: "wakeup" });
-  #listeners: Listeners | undefined;
-  #ipc: IpcServer | undefined;
-  #pidfile: Pidfile | undefined;
+  readonly #hooks: Hooks;
+  readonly #generations: Generations;
+  readonly #queue = new EventQueue<MasterEvent>({ kind: "wakeup" });
+  readonly #timers = new Timers();
+  readonly #workers: Workers;
+  #resources: Resources | undefined;
   #upgrade: Upgrade | undefined;
-  #murderTimer: ReturnType<typeof setInterval> | undefined;
-  #operations: OperationsServers | undefined;
-  #lastAge = 0;
-  #bootFailures = 0;
-  #respawnAt = 0;
   #everReady = false;
   #haltPending = false;
   #exitCode: ExitCode | null = null;
@@ -108,15 +71,21 @@ export class Arbiter implements OperationsSource {
   constructor(options: ArbiterOptions) {
     this.#options = options;
     this.#rt = options.runtime;
-    this.#settings = options.settings;
-    this.#app = options.app;
     this.#hooks = options.hooks ?? {};
-    this.#numWorkers = options.settings.workers;
+    this.#generations = new Generations(options.settings);
+    this.#workers = new Workers({
+      runtime: options.runtime,
+      app: options.app,
+      hooks: this.#hooks,
+      metrics: this.metrics,
+      timers: this.#timers,
+      push: (event) => this.#push(event),
+    });
   }
 
-  /** The settings in force. */
+  /** The settings in force: those of the current generation. */
   get settings(): Readonly<Settings> {
-    return this.#settings;
+    return this.#generations.current.settings;
   }
 
   /** Runs the master until it stops; resolves with the process exit code. */
@@ -125,440 +94,248 @@ export class Arbiter implements OperationsSource {
       await this.start();
     } catch (err) {
       this.#cleanup();
-      if (err instanceof CorralError) {
-        this.#log.error("{message}", { message: err.message });
-        return err.exitCode;
-      }
-      throw err;
+      if (!(err instanceof CorralError)) throw err;
+      this.#log.error("{message}", { message: err.message });
+      return err.exitCode;
     }
     this.manageWorkers();
     while (this.#exitCode === null) {
       const event = await this.#queue.next();
-      await this.#dispatch(event);
+      try {
+        await this.#dispatch(event);
+      } catch (err) {
+        // A bug in the master must not take every worker down with it.
+        const cause = describeError(err);
+        this.#log.error("Error in the master while handling {event}: {cause}", {
+          event: event.kind,
+          cause,
+          error: err,
+        });
+      }
     }
-    await callHook(this.#hooks, "onExit", this.#settings);
+    await callHook(this.#hooks, "onExit", this.settings);
     return this.#exitCode;
   }
 
   /** Checks the settings and the addresses, opens the channels, logs the start. */
   async start(): Promise<void> {
-    const s = this.#settings;
+    const s = this.settings;
     checkPlatform(s);
     const tls = readTls(s);
     await callHook(this.#hooks, "onStarting", s);
-    this.#log.info("Starting corral {version} ({runtime} {runtimeVersion})", {
-      version: VERSION,
-      runtime: this.#rt.name,
-      runtimeVersion: this.#rt.version,
+    const { name, version } = this.#rt;
+    this.#log.info("Starting corral {v} ({name} {version})", { v: VERSION, name, version });
+    const onMessage = (message: WorkerMessage) => this.#push({ kind: "message", message });
+    const resources = this.#resources = await Resources.open(this.#rt, s, tls !== null, this, onMessage);
+    process.on("unhandledRejection", (reason) => {
+      const cause = describeError(reason);
+      this.#log.error("Unhandled rejection in the master (a bug; it keeps running): {cause}", {
+        cause,
+        error: reason,
+      });
     });
-    if (s.pidfile) this.#pidfile = Pidfile.create(s.pidfile);
-    const upgrading = Upgrade.oldMasterPid() !== null;
-    this.#listeners = await Listeners.prepare(s.bind, tls !== null, s.workers, upgrading);
-    this.#ipc = await IpcServer.open((message) => this.#push({ kind: "message", message }));
     for (const signal of SIGNALS) this.#rt.onSignal(signal, () => this.#push({ kind: "signal", signal }));
-    for (const where of this.#listeners.describe()) {
+    for (const where of resources.listeners.describe()) {
       this.#log.info("Listening at: {where} ({pid})", { where, pid: process.pid });
     }
-    this.#log.info("Using {n}", { n: _plural(this.#numWorkers, "worker") });
+    this.#log.info("Using {n}", { n: plural(this.#target, "worker") });
     const warning = migrateWarning(s);
     if (warning) this.#log.warning("{warning}", { warning });
-    if (s.timeout > 0) {
-      const every = Math.min(1000, Math.max(100, s.timeout * 250));
-      this.#murderTimer = setInterval(() => this.#push({ kind: "wakeup" }), every);
-    }
-    this.#operations = await OperationsServers.start(this.#rt, s, this);
+    const wakeMs = s.timeout > 0 ? Math.min(WAKE_MS, Math.max(100, s.timeout * 250)) : WAKE_MS;
+    this.#timers.every(wakeMs, () => this.#push({ kind: "wakeup" }));
+  }
+
+  get #target(): number {
+    return this.#generations.current.workers;
   }
 
   /** The workers, as the operations servers see them. */
   workers(): WorkerView[] {
-    return [...this.#records.values()];
+    return this.#workers.live();
   }
 
   /** The number of workers the master aims for. */
   target(): number {
-    return this.#numWorkers;
+    return this.#target;
   }
 
   /** The status page's data. */
   status(): Status {
+    const runtime = `${this.#rt.name} ${this.#rt.version}`;
     return this.metrics.status(this.workers(), {
       version: VERSION,
-      runtime: `${this.#rt.name} ${this.#rt.version}`,
+      runtime,
       pid: process.pid,
-      target: this.#numWorkers,
+      target: this.#target,
     });
   }
 
   /** A control-socket command: carried out by the master's loop, like a signal. */
   control(request: ControlRequest): ControlReply {
     if (this.#exitCode !== null) return { ok: false, error: "The master is stopping" };
-    switch (request.command) {
-      case "status":
-        return { ok: true, message: "status", status: this.status() };
-      case "reload":
-        this.#push({ kind: "signal", signal: "SIGHUP" });
-        return { ok: true, message: "Reloading: new workers start, old ones drain as each new one serves" };
-      case "stop":
-        this.#push({ kind: "signal", signal: "SIGTERM" });
-        return { ok: true, message: "Stopping gracefully" };
-      case "scale":
-        this.#push({ kind: "scale", workers: request.workers });
-        return { ok: true, message: `Scaling to ${request.workers} workers (from ${this.#numWorkers})` };
-    }
+    return controlReply(request, this.#target, (event) => this.#push(event), () => this.status());
   }
 
-  #push(event: Event): void {
+  #push(event: MasterEvent): void {
     this.#queue.push(event);
   }
 
-  async #dispatch(event: Event): Promise<void> {
-    switch (event.kind) {
-      case "signal":
-        await this.#handleSignal(event.signal);
-        break;
-      case "exit":
-        await this.reapWorker(event.pid, event.status);
-        break;
-      case "message":
-        await this.#handleMessage(event.message);
-        break;
-      case "scale":
-        await this.#setNumWorkers(event.workers);
-        break;
-      case "wakeup":
-        break;
-    }
+  async #dispatch(event: MasterEvent): Promise<void> {
+    if (event.kind === "signal") await this.#handleSignal(event.signal);
+    else if (event.kind === "exit") await this.reapWorker(event.pid, event.status);
+    else if (event.kind === "message") this.#handleMessage(event.message);
+    else if (event.kind === "boot_failed") this.#bootFailed(event.worker, event.code, event.reason);
+    else if (event.kind === "scale") await this.#setNumWorkers(event.workers);
     if (this.#exitCode === null) {
-      this.murderWorkers();
+      this.#workers.murder(this.settings);
       this.manageWorkers();
     }
   }
 
   async #handleSignal(signal: Signal): Promise<void> {
-    if (signal !== "SIGWINCH") {
-      this.#log.info("Handling signal: {name}", { name: signal.slice(3).toLowerCase() });
-    }
-    switch (signal) {
-      case "SIGTERM":
-        return await this.stop(true);
-      case "SIGINT":
-      case "SIGQUIT":
-        return await this.stop(false);
-      case "SIGHUP":
-        return await this.reload();
-      case "SIGTTIN":
-        return await this.#setNumWorkers(this.#numWorkers + 1);
-      case "SIGTTOU":
-        return await this.#setNumWorkers(Math.max(1, this.#numWorkers - 1));
-      case "SIGUSR1":
-        reopenLogFiles();
-        this.killWorkers("SIGUSR1");
-        return;
-      case "SIGUSR2":
-        return this.#startUpgrade();
-      case "SIGWINCH":
-        return; // Ignored, as the issue asks: no daemon mode to tie it to.
+    if (signal === "SIGWINCH") return; // Ignored: no daemon mode to tie it to.
+    this.#log.info("Handling signal: {name}", { name: signal.slice(3).toLowerCase() });
+    if (signal === "SIGTERM") await this.stop(true);
+    else if (signal === "SIGINT" || signal === "SIGQUIT") await this.stop(false);
+    else if (signal === "SIGHUP") await this.reload();
+    else if (signal === "SIGTTIN") await this.#setNumWorkers(this.#target + 1);
+    else if (signal === "SIGTTOU") await this.#setNumWorkers(Math.max(1, this.#target - 1));
+    else if (signal === "SIGUSR2") this.#startUpgrade();
+    else if (signal === "SIGUSR1") {
+      reopenLogFiles();
+      for (const w of this.#workers.live()) w.child.kill("SIGUSR1");
     }
   }
 
   async #setNumWorkers(n: number): Promise<void> {
-    const before = this.#numWorkers;
+    const before = this.#target;
     if (n === before) return;
-    this.#numWorkers = n;
+    this.#generations.current.workers = n;
     this.#log.info("Number of workers: {n} (was {before})", { n, before });
     await callHook(this.#hooks, "nworkersChanged", n, before);
   }
 
-  async #handleMessage(message: WorkerMessage): Promise<void> {
-    const worker = this.#records.get(message.pid);
+  #handleMessage(message: WorkerMessage): void {
+    const worker = this.#workers.get(message.pid);
     if (!worker) return;
-    switch (message.type) {
-      case "ready":
-        return await this.#workerReady(worker);
-      case "boot_error":
-        return this.#bootFailed(worker, message.code as ExitCode, message.message);
-      case "retire":
-        if (!worker.outgoing) {
-          this.#log.info("Worker (pid:{pid}) served {n} requests (--max-requests): recycling", {
-            pid: worker.pid,
-            n: message.requests,
-          });
-          worker.outgoing = true;
-          this.metrics.restarted("max_requests");
-        }
-        return;
-      case "heartbeat":
-        worker.lastSeen = Date.now();
-        worker.heartbeat = message;
-        this.metrics.observe(message);
-        this.#checkMemory(worker, message.rss);
-        return;
-    }
+    if (message.type === "ready") this.#workerReady(worker);
+    else if (message.type === "boot_error") {
+      this.#bootFailed(worker, message.code as ExitCode, message.message);
+    } else this.#workers.observe(message, this.settings);
   }
 
-  async #workerReady(worker: WorkerRecord): Promise<void> {
-    worker.ready = true;
+  #workerReady(worker: WorkerRecord): void {
     worker.lastSeen = Date.now();
+    if (worker.state !== "booting") return; // Asked to stop meanwhile.
+    const current = this.#generations.current.number;
+    worker.state = worker.generation === current ? "serving" : "outgoing";
     this.#log.debug("Worker (pid:{pid}) is ready", { pid: worker.pid });
-    const serving = poolOf(this.#records.values()).filter((w) => w.ready).length;
-    if (serving < this.#numWorkers) return;
-    if (this.#reloading && worker.generation === this.#reloading.generation) {
-      this.#reloading = null;
-      this.#log.info("Reloaded: {n} serving", { n: _plural(serving, "new worker") });
+    const serving = poolOf(this.#workers.records(), current).filter((w) => w.state === "serving").length;
+    if (serving < this.#target) return;
+    if (this.#generations.complete()) {
+      this.#log.info("Reloaded: {n} serving", { n: plural(serving, "new worker") });
       this.#options.notify?.ready();
     }
-    if (!this.#everReady) {
-      this.#everReady = true;
-      this.#options.notify?.ready();
-      this.#log.info("Ready: {n} serving", { n: _plural(serving, "worker") });
-      await callHook(this.#hooks, "whenReady", this.#settings);
-      Upgrade.handOver(this.#log);
-    }
+    if (this.#everReady) return;
+    this.#everReady = true;
+    this.#options.notify?.ready();
+    this.#log.info("Ready: {n} serving", { n: plural(serving, "worker") });
+    void callHook(this.#hooks, "whenReady", this.settings);
+    Upgrade.handOver(this.#log);
   }
 
-  /** Recycles a worker over --max-worker-memory. */
-  #checkMemory(worker: WorkerRecord, rss: number): void {
-    const limitMb = this.#settings.maxWorkerMemory;
-    if (limitMb <= 0 || worker.outgoing || rss <= limitMb * 1024 * 1024) return;
-    this.#log.warning("Worker (pid:{pid}) uses {mb} MB, over --max-worker-memory {limit}: recycling", {
-      pid: worker.pid,
-      mb: Math.round(rss / 1024 / 1024),
-      limit: limitMb,
-    });
-    worker.outgoing = true;
-    this.metrics.restarted("memory");
-  }
-
-  /** The workers that count toward the target: not outgoing, not stopping. */
   /**
-   * Reconciles the pool with its target (see {@link planWorkers}): spawns
-   * what is missing, retires what is extra, and stops outgoing workers only
-   * as their replacements serve.
+   * Reconciles the pool with its target: spawns what is missing, retires
+   * what is extra, and stops outgoing workers only as their replacements
+   * serve (see {@link Workers.manage}).
    */
   manageWorkers(): void {
-    if (this.#haltPending) return;
-    const records = [...this.#records.values()];
-    const pool = poolOf(records);
-    // The crash-loop back-off ends once the whole pool has stayed up.
-    if (
-      this.#bootFailures > 0 && pool.length > 0 &&
-      pool.every((w) => w.ready && Date.now() - w.spawnedAt >= STABLE_MS)
-    ) {
-      this.#bootFailures = 0;
-    }
-    const plan = planWorkers(records, this.#numWorkers);
-    for (const w of plan.replace) w.outgoing = true;
-    for (const w of plan.stop) this.killWorker(w.pid, "SIGTERM");
-    if (plan.spawn > 0) this.spawnWorkers(plan.spawn);
-  }
-
-  /** Spawns `count` workers, unless a crash-loop back-off is in force. */
-  spawnWorkers(count: number): void {
-    const wait = this.#respawnAt - Date.now();
-    if (wait > 0) {
-      setTimeout(() => this.#push({ kind: "wakeup" }), wait);
-      return;
-    }
-    for (let i = 0; i < count; i++) this.spawnWorker();
-  }
-
-  /** Starts one worker process and sends it its boot message. */
-  spawnWorker(): WorkerRecord {
-    const age = ++this.#lastAge;
-    void callHook(this.#hooks, "preFork", { age });
-    const boot: WorkerBoot = {
-      type: "boot",
-      settings: this.#settings,
-      app: this.#app,
-      listen: (this.#listeners as Listeners).forWorkers,
-      ipcPath: (this.#ipc as IpcServer).path,
-      age,
-    };
-    const needs = workerNeeds(this.#settings, this.#app, boot.listen, boot.ipcPath);
-    const child = this.#rt.spawn([...this.#rt.selfCommand(needs), WORKER_FLAG]);
-    const now = Date.now();
-    const worker: WorkerRecord = {
-      pid: child.pid,
-      child,
-      age,
-      generation: this.#generation,
-      spawnedAt: now,
-      ready: false,
-      outgoing: false,
-      retiring: false,
-      lastSeen: now,
-      heartbeat: null,
-    };
-    this.#records.set(child.pid, worker);
-    child.exited.then((status) => this.#push({ kind: "exit", pid: child.pid, status }));
-    child.send(JSON.stringify(boot));
-    this.#log.info("Booting worker with pid: {pid}", { pid: child.pid });
-    return worker;
+    if (this.#haltPending || this.#exitCode !== null) return;
+    const { number, settings } = this.#generations.current;
+    this.#workers.manage(this.#target, number, settings, this.#resources as Resources);
   }
 
   /** Forgets a worker that exited and decides what its exit means. */
   async reapWorker(pid: number, status: ChildExit): Promise<void> {
-    const worker = this.#records.get(pid);
     if (this.#upgrade?.pid === pid) return this.#upgrade.exited(status);
-    if (!worker) return;
-    this.#records.delete(pid);
-    this.metrics.exited(pid, worker.heartbeat);
-    await callHook(this.#hooks, "childExit", {
-      pid,
-      age: worker.age,
-      code: status.code,
-      signal: status.signal,
-    });
-    if (worker.retiring) return;
-    const how = status.signal ? `was sent ${status.signal}` : `exited with code ${status.code}`;
-    if (worker.ready && Date.now() - worker.spawnedAt >= STABLE_MS) {
-      this.#log.error("Worker (pid:{pid}) {how}", { pid, how });
-      if (worker.lastSeen !== Infinity) this.metrics.restarted("crash");
-      return;
+    const reaped = await this.#workers.reap(pid, status);
+    this.#generations.prune(this.#workers.records().map((w) => w.generation));
+    if (!reaped || this.#exitCode !== null) return;
+    const { worker, verdict } = reaped;
+    if (verdict.kind === "boot_failure") this.#bootFailed(worker, null, verdict.reason);
+    else if (verdict.kind === "boot_error") {
+      // Its boot_error message, with the reason, may still be on its way;
+      // until then (or the halt), spawn nothing: no respawn loop.
+      this.#haltPending = !this.#everReady;
+      const { code, reason } = verdict;
+      this.#timers.after(BOOT_ERROR_WAIT_MS, () => this.#push({ kind: "boot_failed", worker, code, reason }));
     }
-    if (!worker.ready) {
-      if (status.code === ExitCode.APP_LOAD_ERROR || status.code === ExitCode.WORKER_BOOT_ERROR) {
-        // Its boot_error message, with the reason, may still be on its way;
-        // until then (or the halt), spawn nothing: no respawn loop.
-        const code = status.code;
-        this.#haltPending = !this.#everReady;
-        setTimeout(() => this.#bootFailed(worker, code, `Worker (pid:${pid}) failed to boot`), 250);
-        return;
-      }
-      return this.#bootFailed(worker, null, `Worker (pid:${pid}) ${how} before it was ready`);
-    }
-    this.#bootFailed(
-      worker,
-      null,
-      `Worker (pid:${pid}) ${how} ${Date.now() - worker.spawnedAt} ms after it started`,
-    );
   }
 
   /**
    * A worker could not boot. On the first start corral halts with its
-   * code; in a reload the old workers keep serving; otherwise the next
-   * spawn backs off, so a crash loop costs little and logs little.
+   * code; in a reload the workers that serve keep serving; otherwise the
+   * next spawn backs off and the others booting in its generation stop.
    */
   #bootFailed(worker: WorkerRecord, code: ExitCode | null, reason: string): void {
-    if (this.#exitCode !== null) return;
+    if (worker.bootFailed || this.#exitCode !== null) return;
+    worker.bootFailed = true;
     // Nothing has served yet: a worker that cannot boot now never will.
     if (!this.#everReady) return this.halt(reason, code ?? ExitCode.WORKER_BOOT_ERROR);
-    if (this.#reloading && worker.generation === this.#reloading.generation) {
-      return this.#reloadFailed(reason);
-    }
-    this.#bootFailures += 1;
-    this.metrics.restarted("boot_failure");
-    const backoff = Math.min(100 * 2 ** (this.#bootFailures - 1), MAX_BACKOFF_MS);
-    this.#respawnAt = Date.now() + backoff;
-    // 1, 2, 4, 8...: a burst of failures is a handful of lines, not thousands.
-    if ((this.#bootFailures & (this.#bootFailures - 1)) === 0) {
-      this.#log.error("{reason} ({n} in a row); next try in {ms} ms", {
-        reason,
-        n: this.#bootFailures,
-        ms: backoff,
-      });
-    }
-    this.#killUnready(worker.generation);
-  }
-
-  #killUnready(generation: number): void {
-    for (const w of this.#records.values()) {
-      if (w.generation === generation && !w.ready) this.killWorker(w.pid, "SIGKILL", true);
-    }
-  }
-
-  /** Kills workers whose event loop has been blocked past --timeout, naming what was in flight. */
-  murderWorkers(): void {
-    if (this.#settings.timeout <= 0) return;
-    for (
-      const { worker, blockedMs, inFlight } of hungWorkers(
-        this.#records.values(),
-        this.#settings.timeout * 1000,
-      )
-    ) {
-      this.#log.fatal(
-        "WORKER TIMEOUT (pid:{pid}): its event loop has been blocked for {s} s; in flight: {requests}",
-        {
-          pid: worker.pid,
-          s: (blockedMs / 1000).toFixed(1),
-          requests: inFlight,
-        },
-      );
-      this.killWorker(worker.pid, "SIGKILL");
-      this.metrics.restarted("timeout");
-      worker.lastSeen = Infinity; // Killed once; its exit is reaped as a crash and replaced.
-    }
-  }
-
-  /** Sends a signal to one worker; TERM, INT and QUIT mark it as retiring. */
-  killWorker(pid: number, signal: Signal, retiring = signal !== "SIGKILL" && signal !== "SIGUSR1"): void {
-    const worker = this.#records.get(pid);
-    if (!worker) return;
-    if (retiring) worker.retiring = true;
-    worker.child.kill(signal);
-  }
-
-  /** Sends a signal to every worker. */
-  killWorkers(signal: Signal): void {
-    for (const pid of [...this.#records.keys()]) this.killWorker(pid, signal);
+    this.#haltPending = false;
+    if (this.#generations.failsReload(worker.generation)) return this.#reloadFailed(reason);
+    this.#workers.backingOff(reason);
+    this.#workers.stopBooting(worker.generation);
   }
 
   /**
-   * HUP: a zero-downtime rolling reload. Reads the settings again, starts
-   * a new generation of workers, and drains each old one as a new one
-   * serves. If the new generation cannot boot, the old keeps serving.
+   * HUP: a zero-downtime rolling reload. Reads the settings again and
+   * starts a new generation; every worker that serves goes outgoing and
+   * serves on until a new one serves in its place. A reload still pending
+   * is superseded: its workers that have not served yet are stopped.
    */
   async reload(): Promise<void> {
     this.#options.notify?.reloading();
-    const previous = { generation: this.#generation, settings: this.#settings, workers: this.#numWorkers };
-    let settings = this.#settings;
-    if (this.#options.reloadSettings) {
-      try {
-        settings = await this.#options.reloadSettings();
-      } catch (err) {
-        this.#log.error("Reload failed: {message}; the workers keep serving", {
-          message: describeError(err),
-        });
-        this.#options.notify?.ready();
-        return;
-      }
+    const before = this.#generations.current;
+    let settings = before.settings;
+    try {
+      settings = await this.#options.reloadSettings?.() ?? settings;
+    } catch (err) {
+      this.#log.error("Reload failed: {message}; the workers keep serving", { message: describeError(err) });
+      if (!this.#generations.pending) this.#options.notify?.ready();
+      return;
     }
-    if (JSON.stringify(settings.bind) !== JSON.stringify(this.#settings.bind)) {
-      this.#log.warning("--bind changes take a restart or a USR2 upgrade; keeping {bind}", {
-        bind: this.#listeners?.describe().join(", "),
-      });
-      settings = { ...settings, bind: this.#settings.bind };
+    if (JSON.stringify(settings.bind) !== JSON.stringify(before.settings.bind)) {
+      const bind = this.#resources?.listeners.describe().join(", ");
+      this.#log.warning("--bind changes take a restart or a USR2 upgrade; keeping {bind}", { bind });
+      settings = { ...settings, bind: before.settings.bind };
     }
     await callHook(this.#hooks, "onReload", settings);
-    this.#settings = settings;
-    this.#generation += 1;
-    this.#reloading = { ...previous, generation: this.#generation };
-    this.#bootFailures = 0;
-    this.#respawnAt = 0;
-    for (const w of this.#records.values()) {
-      if (w.outgoing || w.retiring) continue;
-      w.outgoing = true;
-      this.metrics.restarted("reload");
-    }
     // TTIN/TTOU survive a reload, unless the reloaded settings name a new count.
-    if (settings.workers !== previous.settings.workers) await this.#setNumWorkers(settings.workers);
-    this.#log.info("Reloading: starting {n}", { n: _plural(this.#numWorkers, "new worker") });
+    const workers = settings.workers !== before.settings.workers ? settings.workers : before.workers;
+    const { replace, stop } = this.#generations.begin(settings, workers, this.#workers.records());
+    this.#workers.backoff.reset();
+    for (const w of replace) this.#workers.replace(w, "reload", "reload");
+    for (const w of stop) this.#workers.kill(w.pid, "SIGTERM");
+    if (workers !== before.workers) {
+      this.#log.info("Number of workers: {n} (was {before})", { n: workers, before: before.workers });
+      await callHook(this.#hooks, "nworkersChanged", workers, before.workers);
+    }
+    this.#log.info("Reloading: starting {n}", { n: plural(workers, "new worker") });
   }
 
+  /** The pending reload's workers cannot boot: fall back (see {@link Generations.fail}). */
   #reloadFailed(reason: string): void {
-    const previous = this.#reloading;
-    if (!previous) return;
-    this.#reloading = null;
+    const fallback = this.#generations.fail(this.#workers.records());
     this.#log.error("Reload failed: {reason}; the old workers keep serving", { reason });
     this.#options.notify?.ready();
-    this.#killUnready(previous.generation);
-    for (const w of this.#records.values()) {
-      if (w.generation < previous.generation) w.outgoing = false;
-      else if (!w.retiring) this.killWorker(w.pid, "SIGTERM");
+    for (const w of fallback.stop) this.#workers.kill(w.pid, "SIGTERM");
+    for (const w of fallback.replace) this.#workers.replace(w, "reload");
+    for (const w of fallback.resume) {
+      w.state = "serving";
+      w.replacedFor = null;
     }
-    this.#settings = previous.settings;
-    this.#numWorkers = previous.workers;
-    this.#generation = previous.generation;
+    if (!fallback.restored) this.#workers.backingOff(reason);
   }
 
   /** USR2: start a new master from the program on disk, beside this one. */
@@ -570,7 +347,9 @@ export class Arbiter implements OperationsSource {
       return;
     }
     const argv = [...this.#rt.selfCommand(), ...(this.#options.args ?? this.#rt.args)];
-    const upgrade = this.#upgrade = Upgrade.start(this.#rt, argv, this.#pidfile, this.#log);
+    const upgrade = Upgrade.start(this.#rt, argv, this.#resources?.pidfile, this.#log);
+    if (!upgrade) return;
+    this.#upgrade = upgrade;
     upgrade.exitStatus.then((status) => this.#push({ kind: "exit", pid: upgrade.pid, status }));
   }
 
@@ -582,18 +361,18 @@ export class Arbiter implements OperationsSource {
     if (this.#exitCode !== null) return;
     this.#exitCode = ExitCode.OK;
     this.#options.notify?.stopping();
-    clearInterval(this.#murderTimer);
-    for (const relay of this.#listeners?.relays ?? []) relay.close();
-    this.killWorkers(graceful ? "SIGTERM" : "SIGQUIT");
-    const limit = graceful ? this.#settings.gracefulTimeout * 1000 : 2000;
-    const exits = [...this.#records.values()].map((w) => w.child.exited);
-    if (!await settlesWithin(exits, limit)) {
+    this.#timers.clear();
+    for (const relay of this.#resources?.listeners.relays ?? []) relay.close();
+    this.#workers.killAll(graceful ? "SIGTERM" : "SIGQUIT");
+    const limit = graceful ? this.settings.gracefulTimeout * 1000 : 2000;
+    if (!await settlesWithin(this.#workers.live().map((w) => w.child.exited), limit)) {
+      const left = this.#workers.live();
       this.#log.warning("Killing {n} still running after {s} s", {
-        n: _plural(this.#records.size, "worker"),
+        n: plural(left.length, "worker"),
         s: limit / 1000,
       });
-      this.killWorkers("SIGKILL");
-      await Promise.allSettled(exits);
+      for (const w of left) w.child.kill("SIGKILL");
+      await Promise.allSettled(left.map((w) => w.child.exited));
     }
     this.#cleanup();
     this.#log.info("Shutting down: Master");
@@ -605,19 +384,14 @@ export class Arbiter implements OperationsSource {
     this.#log.error("{reason}", { reason });
     this.#exitCode = code;
     this.#options.notify?.stopping();
-    this.killWorkers("SIGKILL");
+    for (const w of this.#workers.live()) w.child.kill("SIGKILL");
     this.#cleanup();
     this.#log.info("Shutting down: Master");
   }
 
   #cleanup(): void {
-    clearInterval(this.#murderTimer);
-    this.#operations?.close();
+    this.#timers.clear();
     // Handed over to a new master (USR2): its sockets now stand at our paths.
-    this.#listeners?.close(!this.#upgrade?.handedOver);
-    this.#ipc?.close();
-    this.#pidfile?.remove();
-    this.#listeners = undefined;
-    this.#ipc = undefined;
+    this.#resources?.close(this.#upgrade?.handedOver ?? false);
   }
 }

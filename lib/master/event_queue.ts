@@ -30,3 +30,44 @@ export class EventQueue<T> {
     });
   }
 }
+
+/**
+ * The master's timers, so that every one is cleared at its exit: a
+ * periodic wake-up, and one-shot ones (a back-off's end) of which only the
+ * soonest is kept.
+ */
+export class Timers {
+  #all = new Set<ReturnType<typeof setTimeout>>();
+  #soonest = 0;
+
+  /** Calls `fn` every `ms`. */
+  every(ms: number, fn: () => void): void {
+    this.#all.add(setInterval(fn, ms));
+  }
+
+  /** Calls `fn` once in `ms`. */
+  after(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.#all.delete(timer);
+      fn();
+    }, ms);
+    this.#all.add(timer);
+  }
+
+  /** Calls `wake` in `ms`, unless a wake-up already comes sooner. */
+  wakeIn(ms: number, wake: () => void): void {
+    const at = Date.now() + ms;
+    if (this.#soonest > Date.now() && this.#soonest <= at) return;
+    this.#soonest = at;
+    this.after(ms, wake);
+  }
+
+  /** Clears every timer. */
+  clear(): void {
+    for (const t of this.#all) {
+      clearTimeout(t);
+      clearInterval(t);
+    }
+    this.#all.clear();
+  }
+}

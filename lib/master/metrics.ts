@@ -6,6 +6,7 @@
  */
 import type { Heartbeat } from "../ipc.ts";
 import { LATENCY_BUCKETS } from "../worker/watchdog.ts";
+import type { WorkerState } from "./pool.ts";
 
 /** Why the master replaced a worker. */
 export type RestartReason = "crash" | "boot_failure" | "timeout" | "max_requests" | "memory" | "reload";
@@ -15,9 +16,7 @@ export interface WorkerView {
   readonly pid: number;
   readonly age: number;
   readonly spawnedAt: number;
-  readonly ready: boolean;
-  readonly outgoing: boolean;
-  readonly retiring: boolean;
+  readonly state: WorkerState;
   readonly heartbeat: Heartbeat | null;
 }
 
@@ -50,10 +49,15 @@ export interface Status {
 
 const _HISTORY = 120;
 
+const _STATES: Record<WorkerState, WorkerRow["state"]> = {
+  booting: "booting",
+  serving: "serving",
+  outgoing: "replacing",
+  retiring: "stopping",
+};
+
 function _state(w: WorkerView): WorkerRow["state"] {
-  if (w.retiring) return "stopping";
-  if (w.outgoing) return "replacing";
-  return w.ready ? "serving" : "booting";
+  return _STATES[w.state];
 }
 
 /** Sums of counters, by status class and latency bucket. */

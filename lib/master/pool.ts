@@ -1,11 +1,33 @@
 /**
- * The worker pool's records and the master's pure decisions about them:
- * how many to spawn, which to stop (rolling), which are hung. The arbiter
- * carries the decisions out; keeping them pure keeps them testable.
+ * The worker pool's records and the master's pure decisions about them.
+ * Every worker is in one {@link WorkerState}; {@link planWorkers} decides,
+ * from the records alone, what to spawn, what to replace and what to stop,
+ * so that one invariant holds (docs/RELIABILITY.md, "The pool's states"):
+ *
+ * **A worker that serves keeps accepting until a replacement serves.**
+ * Only workers that serve are ever marked outgoing; an outgoing worker is
+ * stopped only when a worker of the current generation serves in its
+ * place; a worker that never served is never what stands between the
+ * clients and a refused connection.
+ *
+ * The arbiter carries the decisions out; keeping them pure keeps them
+ * testable.
  * @module
  */
 import type { Heartbeat } from "../ipc.ts";
 import type { ChildProcess } from "../runtime/mod.ts";
+
+/**
+ * Where a worker is in its life:
+ * - `booting`: spawned, loading the app; not yet serving.
+ * - `serving`: serving, one of the pool the master aims for.
+ * - `outgoing`: serving, but to be replaced (a reload, --max-requests,
+ *   --max-worker-memory, one too many after TTOU): stopped once a
+ *   replacement serves.
+ * - `retiring`: asked to stop (TERM, or SIGKILL when hung); its exit is
+ *   expected and is not a crash.
+ */
+export type WorkerState = "booting" | "serving" | "outgoing" | "retiring";
 
 /** The master's view of one worker process. */
 export interface WorkerRecord {
@@ -16,11 +38,15 @@ export interface WorkerRecord {
   /** Settings generation: a HUP reload starts a new one. */
   readonly generation: number;
   readonly spawnedAt: number;
-  ready: boolean;
-  /** To be replaced (reload, --max-requests, memory): stopped once its replacement serves. */
-  outgoing: boolean;
-  /** The master asked it to stop: its exit is not a crash. */
-  retiring: boolean;
+  state: WorkerState;
+  /** Why it is outgoing: a reload's, or a recycling (--max-requests, memory, TTOU). */
+  replacedFor: "reload" | "recycle" | null;
+  /** When it was asked to stop (0: not yet); Infinity once killed for overstaying. */
+  retiredAt: number;
+  /** Its failure to boot has been handled (it is reported by message and by exit). */
+  bootFailed: boolean;
+  /** The process has exited (its exit event may still wait in the master's queue). */
+  exited: boolean;
   /** When the master last heard from its heartbeat thread (Infinity once killed as hung). */
   lastSeen: number;
   heartbeat: Heartbeat | null;
@@ -28,41 +54,107 @@ export interface WorkerRecord {
 
 /** What {@link planWorkers} decides. */
 export interface Plan {
-  /** Workers to spawn now. */
+  /** Workers to spawn now, in the current generation. */
   readonly spawn: number;
   /** Serving workers to replace: mark outgoing. */
   readonly replace: readonly WorkerRecord[];
-  /** Workers to stop now (TERM). */
+  /** Workers to stop now (TERM): outgoing ones whose replacements serve, and extra booting ones. */
   readonly stop: readonly WorkerRecord[];
 }
 
-/** The workers that count toward the target: not outgoing, not stopping. */
-export function poolOf(records: Iterable<WorkerRecord>): WorkerRecord[] {
-  return [...records].filter((w) => !w.outgoing && !w.retiring);
+/** The record of a worker just spawned. */
+export function newRecord(
+  child: ChildProcess,
+  age: number,
+  generation: number,
+  now = Date.now(),
+): WorkerRecord {
+  return {
+    pid: child.pid,
+    child,
+    age,
+    generation,
+    spawnedAt: now,
+    state: "booting",
+    replacedFor: null,
+    retiredAt: 0,
+    bootFailed: false,
+    exited: false,
+    lastSeen: now,
+    heartbeat: null,
+  };
+}
+
+/** Whether a worker takes connections now. */
+export function accepting(w: WorkerRecord): boolean {
+  return !w.exited && (w.state === "serving" || w.state === "outgoing");
+}
+
+/** The workers of `generation` that count toward the target: booting or serving. */
+export function poolOf(records: Iterable<WorkerRecord>, generation: number): WorkerRecord[] {
+  return [...records].filter((w) =>
+    !w.exited && w.generation === generation && (w.state === "booting" || w.state === "serving")
+  );
 }
 
 /**
- * Reconciles the pool with its target: spawn what is missing; of extra
- * workers, stop those not serving yet and replace serving ones, oldest
- * first; stop outgoing workers only as replacements serve (rolling), so
- * the pool never drops below what serves.
+ * Reconciles the pool with its target: spawn what the current generation
+ * misses; of its extra workers, stop those that do not serve yet and
+ * replace serving ones, oldest first; stop outgoing workers only as
+ * workers of the current generation serve in their place, oldest first,
+ * so the workers accepting connections never drop below what served.
  */
-export function planWorkers(records: readonly WorkerRecord[], target: number): Plan {
-  const pool = poolOf(records);
+export function planWorkers(records: readonly WorkerRecord[], target: number, generation: number): Plan {
+  const pool = poolOf(records, generation);
   const stop: WorkerRecord[] = [];
   const replace: WorkerRecord[] = [];
   if (pool.length > target) {
-    const extra = [...pool].sort((a, b) => Number(a.ready) - Number(b.ready) || a.age - b.age)
-      .slice(0, pool.length - target);
-    for (const w of extra) (w.ready ? replace : stop).push(w);
+    const extra = [...pool].sort((a, b) =>
+      Number(a.state === "serving") - Number(b.state === "serving") || a.age - b.age
+    ).slice(0, pool.length - target);
+    for (const w of extra) (w.state === "serving" ? replace : stop).push(w);
   }
-  const staying = pool.filter((w) => !replace.includes(w) && !stop.includes(w));
-  const serving = staying.filter((w) => w.ready).length;
-  const outgoing = records.filter((w) => (w.outgoing || replace.includes(w)) && !w.retiring)
-    .sort((a, b) => a.age - b.age);
+  const serving = pool.filter((w) => w.state === "serving" && !replace.includes(w)).length;
+  const outgoing = records.filter((w) => !w.exited && (w.state === "outgoing" || replace.includes(w)))
+    .sort((a, b) => b.age - a.age);
+  // The youngest outgoing workers keep serving while the new ones are too few.
   const keep = Math.max(0, target - serving);
-  stop.push(...outgoing.slice(0, Math.max(0, outgoing.length - keep)));
+  stop.push(...outgoing.slice(keep));
   return { spawn: Math.max(0, target - pool.length), replace, stop };
+}
+
+/**
+ * The workers a HUP supersedes: those that serve go outgoing (they serve
+ * until the new generation does); those still booting, of a reload that
+ * had not finished, are stopped, since they never served.
+ */
+export function supersede(
+  records: Iterable<WorkerRecord>,
+): { replace: WorkerRecord[]; stop: WorkerRecord[] } {
+  const replace: WorkerRecord[] = [];
+  const stop: WorkerRecord[] = [];
+  for (const w of records) {
+    if (w.exited) continue;
+    if (w.state === "serving") replace.push(w);
+    else if (w.state === "booting") stop.push(w);
+  }
+  return { replace, stop };
+}
+
+/** Whether every worker the current generation counts serves, and has for `stableMs`. */
+export function isStable(
+  records: Iterable<WorkerRecord>,
+  generation: number,
+  stableMs: number,
+  now = Date.now(),
+) {
+  const pool = poolOf(records, generation);
+  return pool.length > 0 && pool.every((w) => w.state === "serving" && now - w.spawnedAt >= stableMs);
+}
+
+/** Workers asked to stop more than `ms` ago and still running (not killed for it yet). */
+export function overstaying(records: Iterable<WorkerRecord>, ms: number, now = Date.now()): WorkerRecord[] {
+  return [...records].filter((w) => !w.exited && w.state === "retiring" && w.retiredAt < now - ms);
 }
 
 /** A worker whose event loop has been blocked past the timeout. */
@@ -81,7 +173,7 @@ export interface Hung {
 export function hungWorkers(records: Iterable<WorkerRecord>, timeoutMs: number, now = Date.now()): Hung[] {
   const hung: Hung[] = [];
   for (const worker of records) {
-    if (!worker.ready || worker.lastSeen === Infinity || worker.retiring) continue;
+    if (!accepting(worker) || worker.lastSeen === Infinity) continue;
     const silent = now - worker.lastSeen;
     const blockedMs = (worker.heartbeat?.loopLagMs ?? 0) + silent;
     if (blockedMs <= timeoutMs) continue;

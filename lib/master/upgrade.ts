@@ -8,6 +8,7 @@
  */
 import process from "node:process";
 import type { Logger } from "@logtape/logtape";
+import { describeError } from "../errors.ts";
 import type { Pidfile } from "./pidfile.ts";
 import type { ChildExit, ChildProcess, Runtime } from "../runtime/mod.ts";
 
@@ -44,10 +45,23 @@ export class Upgrade {
     } catch { /* already gone */ }
   }
 
-  /** Spawns the new master; the pid file moves aside to PATH.oldbin, as in Gunicorn. */
-  static start(rt: Runtime, argv: string[], pidfile: Pidfile | undefined, log: Logger): Upgrade {
-    pidfile?.rename(`${pidfile.path}.oldbin`);
-    const child = rt.spawn(argv, { stdin: "null", env: { [UPGRADE_ENV]: String(process.pid) } });
+  /**
+   * Spawns the new master; the pid file moves aside to PATH.oldbin, as in
+   * Gunicorn. Null, logged, when the system would not start it.
+   */
+  static start(rt: Runtime, argv: string[], pidfile: Pidfile | undefined, log: Logger): Upgrade | null {
+    const path = pidfile?.path;
+    pidfile?.rename(`${path}.oldbin`);
+    let child: ChildProcess;
+    try {
+      child = rt.spawn(argv, { stdin: "null", env: { [UPGRADE_ENV]: String(process.pid) } });
+    } catch (err) {
+      if (path) pidfile?.rename(path);
+      log.error("Upgrade failed: cannot start a new master: {cause}; this master keeps serving", {
+        cause: describeError(err),
+      });
+      return null;
+    }
     log.info("Upgrade: started a new master with pid {pid}", { pid: child.pid });
     return new Upgrade(child, pidfile, log);
   }

@@ -133,5 +133,8 @@ export const bunRuntime: Runtime = {
     process.on(signal, listener);
   },
   stdinLines: () => lines(Bun.stdin.stream()),
+  onExit(listener: () => void) {
+    process.on("exit", listener);
+  },
   exit: (code: number) => process.exit(code),
 };

@@ -91,10 +91,12 @@ function _spawn(argv: string[], options: SpawnOptions = {}): ChildProcess {
   }).spawn();
   const writer = piped ? child.stdin.getWriter() : null;
   const encoder = new TextEncoder();
-  const exited: Promise<ChildExit> = child.status.then((s) => ({
-    code: s.signal ? null : s.code,
-    signal: s.signal,
-  }));
+  const exited: Promise<ChildExit> = child.status.then((s) => {
+    // The stdin pipe stays open until its writer is closed: one descriptor
+    // leaked per exited worker otherwise (measured: 33 -> 205 over 200 HUPs).
+    writer?.abort().catch(() => {});
+    return { code: s.signal ? null : s.code, signal: s.signal };
+  });
   return {
     pid: child.pid,
     exited,
@@ -173,6 +175,7 @@ function _serve(spec: ServeSpec) {
         return server.shutdown();
       },
       detach: () => address.transport === "tcp" && _detach(addr),
+      finished: server.finished,
     };
   } catch (err) {
     throw bindError(address, tls !== null, err);
@@ -191,5 +194,9 @@ export const denoRuntime: Runtime = {
     Deno.addSignalListener(signal as Deno.Signal, listener);
   },
   stdinLines: () => lines(Deno.stdin.readable),
+  onExit(listener: () => void) {
+    // Deno.exit() runs "unload" listeners, not node:process's "exit" ones.
+    globalThis.addEventListener("unload", listener);
+  },
   exit: (code: number) => Deno.exit(code),
 };

@@ -61,6 +61,12 @@ export interface RunningServer {
    * needs it (see runtime/_sockets.ts); true when it was done.
    */
   detach?(): boolean;
+  /**
+   * Settles when the server has stopped serving, whether asked to or not
+   * (Deno's server ends when, say, an upgrade response is not the one the
+   * upgrade made). Absent where the runtime's server cannot end on its own.
+   */
+  readonly finished?: Promise<void>;
 }
 
 /** How a child process ended. */
@@ -114,5 +120,10 @@ export interface Runtime {
   onSignal(signal: Signal, listener: () => void): void;
   /** Lines from stdin; ends when the writer closes it. */
   stdinLines(): AsyncIterable<string>;
+  /**
+   * Runs `listener` (synchronous work only) as the process exits through
+   * {@link exit} or because nothing is left to do; not after a SIGKILL.
+   */
+  onExit(listener: () => void): void;
   exit(code: number): never;
 }

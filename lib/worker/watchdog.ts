@@ -130,10 +130,13 @@ export class Watchdog {
       (this.#f64[_OVERFLOW] as number)++;
       return -1;
     }
-    this.#lengths[slot] = this.#encoder.encodeInto(
-      request.method + " " + request.url,
-      this.#texts[slot] as Uint8Array,
-    ).written;
+    let text;
+    try {
+      text = request.method + " " + request.url;
+    } catch { // A request the runtime has closed meanwhile: still counted, not named.
+      text = "(a request that cannot be read)";
+    }
+    this.#lengths[slot] = this.#encoder.encodeInto(text, this.#texts[slot] as Uint8Array).written;
     this.#f64[_TIMES + slot] = this.#origin + now;
     return slot;
   }
@@ -151,15 +154,18 @@ export class Watchdog {
     let bucket = 0;
     while (bucket < LATENCY_BUCKETS.length && seconds > (LATENCY_BUCKETS[bucket] as number)) bucket++;
     (f[_HISTOGRAM + bucket] as number)++;
-    if (response === null) {
-      // A thrown handler is answered 500 by the server.
+    const status = response?.status;
+    if (typeof status !== "number") {
+      // A thrown handler, or one that returned no Response: the server answers 500.
       (f[_STATUS + 4] as number)++;
       return;
     }
-    const status = response.status;
     (f[_STATUS + (status < 200 ? 0 : status >= 500 ? 4 : ((status / 100) | 0) - 1)] as number)++;
     if (!this.#countBytes) return;
-    const length = response.headers.get("content-length");
+    let length = null;
+    try {
+      length = (response as Response).headers.get("content-length");
+    } catch { /* a body the runtime has taken: not counted */ }
     if (length !== null) (f[_BYTES] as number) += Number(length) || 0;
   }
 }

@@ -6,6 +6,7 @@
  */
 import process from "node:process";
 import { type App, loadApp, toHandler } from "./app_loader.ts";
+import { formatAddress } from "../address.ts";
 import { CorralError, describeError, ExitCode } from "../errors.ts";
 import { buildFront, type Front } from "./front/mod.ts";
 import { withConnectionClose } from "./front/_responses.ts";
@@ -99,8 +100,25 @@ export class Worker {
         handler: served,
         onError,
       };
-      this.#servers.push(this.#rt.serve(spec));
+      const server = this.#rt.serve(spec);
+      this.#servers.push(server);
+      const ended = () => this.#serverEnded(formatAddress(address, useTls));
+      server.finished?.then(ended, ended);
     }
+  }
+
+  /**
+   * A server stopped while nobody asked it to (on Deno, an app's upgrade
+   * answered with another response ends it): the worker would live on
+   * without serving, so it exits and the master replaces it.
+   */
+  #serverEnded(where: string): void {
+    if (this.#stopping) return;
+    this.#log.fatal("The server at {where} stopped serving; worker {pid} exits so that it is replaced", {
+      where,
+      pid: process.pid,
+    });
+    this.#rt.exit(ExitCode.ERROR);
   }
 
   /**

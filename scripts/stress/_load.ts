@@ -36,6 +36,8 @@ export interface Failure {
   readonly reused: boolean;
   /** The worker that answered the connection's last request, if it was reused. */
   readonly pid: number | null;
+  /** The client's port of the connection, once it connected: which server process held it can be looked up. */
+  readonly localPort: number | null;
 }
 
 /** What a run counted. */
@@ -92,13 +94,20 @@ class _Connection {
   pid: number | null = null;
   /** A request is in flight on it. */
   busy = false;
+  /** This end's port, once connected. */
+  localPort: number | null = null;
 
   constructor(port: number) {
     this.#socket = connect({ host: "127.0.0.1", port });
     this.#socket.setNoDelay(true);
     // latin1 keeps one char per byte, so Content-Length counts chars.
     this.#socket.setEncoding("latin1");
-    this.#connected = new Promise((resolve) => this.#socket.once("connect", resolve));
+    this.#connected = new Promise((resolve) =>
+      this.#socket.once("connect", () => {
+        this.localPort = this.#socket.localPort ?? null;
+        resolve();
+      })
+    );
     this.#connected.catch(() => {});
     this.#socket.on("data", (chunk: string) => this.#onData(chunk));
     this.#socket.on("error", (err: Error & { code?: string }) => this.#fail(err.code ?? err.message));
@@ -278,14 +287,14 @@ export class Load {
         conn.served++;
         conn.pid = response.pid;
         if (response.status < 200 || response.status > 299) {
-          this.#fail(sentAt, `HTTP ${response.status}`, reused, response.pid);
+          this.#fail(sentAt, `HTTP ${response.status}`, reused, response.pid, conn.localPort);
         }
         if (response.close) this.#closeHeaders++;
         if (response.close || mode === "new-connection") connection = this.#drop(conn);
       } catch (err) {
         if (!(err instanceof _RequestError)) throw err;
         this.#requests++;
-        this.#fail(sentAt, err.code, reused, reused ? conn.pid : null);
+        this.#fail(sentAt, err.code, reused, reused ? conn.pid : null, conn.localPort);
         connection = this.#drop(conn);
       } finally {
         this.#inFlight--;
@@ -325,8 +334,8 @@ export class Load {
     }
   }
 
-  #fail(sentAt: number, code: string, reused: boolean, pid: number | null): void {
-    this.#failures.push({ sentAt, at: this.now(), code, reused, pid });
+  #fail(sentAt: number, code: string, reused: boolean, pid: number | null, localPort: number | null): void {
+    this.#failures.push({ sentAt, at: this.now(), code, reused, pid, localPort });
   }
 
   /**

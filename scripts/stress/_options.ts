@@ -16,7 +16,10 @@ export const HERE: string = fileURLToPath(new URL("../..", import.meta.url).href
 /** `--help` text. */
 export const USAGE = `Usage: scripts/stress/main.ts [OPTIONS]
       --runtime deno|bun|both  the runtime corral runs on (default both)
-      --scenario NAME[,NAME]   ${SCENARIOS.map((s) => s.name).join(", ")} (default all)
+      --scenario NAME[,NAME]   ${SCENARIOS.map((s) => s.name).join(", ")}
+                               (default: all but the long ones: ${
+  SCENARIOS.filter((s) => s.long).map((s) => s.name)
+})
       --migrate-req 0|1|both   net.ipv4.tcp_migrate_req settings to run under (default both;
                                needs root, else the current one only)
       --quick                  3 HUPs instead of 10, 8 s of --max-requests instead of 30,
@@ -27,7 +30,11 @@ export const USAGE = `Usage: scripts/stress/main.ts [OPTIONS]
       --delay MS               the app's time per request (default 2)
       --root DIR               the corral checkout to run (default this one); the app is
                                always this repository's scripts/stress/_app.ts
+      --seed N                 chaos: the random sequence to replay (default: a new one, printed)
+      --seconds N              chaos: how long the events go on (default 20; --quick: 8)
   -v, --verbose                print each scenario's events and failures in time order
+      --reloads N              reloads: how many HUPs (default 1000; --quick: 100)
+      --corral-log PREFIX      write each run's corral log to PREFIX-SCENARIO-RUNTIME.log
   -h, --help
 
 Scenarios:
@@ -48,6 +55,14 @@ export interface Options {
   readonly delayMs: number;
   readonly root: string;
   readonly verbose: boolean;
+  /** chaos: the seed of its random events. */
+  readonly seed: number;
+  /** chaos: seconds of events. */
+  readonly seconds: number;
+  /** reloads: how many HUPs. */
+  readonly reloads: number;
+  /** Where to write each run's corral log, or null. */
+  readonly corralLog: string | null;
 }
 
 /** A flag with a bad value; parseArgs throws TypeError for unknown flags. */
@@ -63,7 +78,7 @@ function _count(raw: string | undefined, fallback: number, flag: string, min: nu
 }
 
 function _scenarios(raw: string | undefined): Scenario[] {
-  const names = raw?.split(",").map((s) => s.trim()) ?? SCENARIOS.map((s) => s.name);
+  const names = raw?.split(",").map((s) => s.trim()) ?? SCENARIOS.filter((s) => !s.long).map((s) => s.name);
   return names.map((name) => {
     const found = SCENARIOS.find((s) => s.name === name);
     if (found) return found;
@@ -91,6 +106,10 @@ export function parseOptions(args: string[]): Options | "help" {
       delay: { type: "string" },
       root: { type: "string" },
       verbose: { type: "boolean", short: "v", default: false },
+      seed: { type: "string" },
+      seconds: { type: "string" },
+      "corral-log": { type: "string" },
+      reloads: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -116,6 +135,10 @@ export function parseOptions(args: string[]): Options | "help" {
     delayMs: _count(v.delay, 2, "--delay", 0),
     root: resolve(v.root ?? HERE),
     verbose: v.verbose === true,
+    seed: _count(v.seed, Math.floor(Math.random() * 2 ** 31), "--seed", 0),
+    seconds: _count(v.seconds, v.quick ? 8 : 20, "--seconds", 1),
+    corralLog: v["corral-log"] ?? null,
+    reloads: _count(v.reloads, v.quick ? 100 : 1000, "--reloads", 1),
   };
 }
 

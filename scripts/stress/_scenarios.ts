@@ -5,6 +5,8 @@
  * @module
  */
 import { alive, type Corral, until } from "./_corral.ts";
+import { chaos } from "./_chaos.ts";
+import { reloads } from "./_reloads.ts";
 import type { Load } from "./_load.ts";
 
 /** What a scenario gets: a corral that is ready, and the loads running against it. */
@@ -14,6 +16,13 @@ export interface Context {
   readonly loads: readonly Load[];
   readonly workers: number;
   readonly quick: boolean;
+  /** The port corral serves. */
+  readonly port: number;
+  /** chaos: the seed of its random events, and for how long. */
+  readonly seed: number;
+  readonly seconds: number;
+  /** reloads: how many HUPs. */
+  readonly reloads: number;
   /** Notes an event on the timeline that --verbose prints. */
   readonly mark: (event: string) => void;
 }
@@ -38,6 +47,8 @@ export interface Scenario {
   /** Extra corral flags, given the requests per second each worker gets. */
   readonly args: (perWorkerRate: number) => string[];
   readonly run: (ctx: Context) => Promise<Outcome>;
+  /** Runs only when named (--scenario): a measurement of many minutes. */
+  readonly long?: boolean;
 }
 
 const WAIT_MS = 60_000;
@@ -216,4 +227,13 @@ const kill: Scenario = {
 };
 
 /** Every scenario, in the order they run. */
-export const SCENARIOS: readonly Scenario[] = [steady, hup, ttinTtou, maxRequests, usr2, kill];
+export const SCENARIOS: readonly Scenario[] = [
+  steady,
+  hup,
+  ttinTtou,
+  maxRequests,
+  usr2,
+  kill,
+  chaos,
+  reloads,
+];

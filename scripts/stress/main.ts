@@ -11,6 +11,7 @@
  * Setting tcp_migrate_req takes root; the original value is put back at the end.
  * @module
  */
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { freePort } from "../bench/_http.ts";
@@ -102,7 +103,8 @@ async function runScenario(scenario: Scenario, runtime: RuntimeName, migrateReq:
     const origin = performance.now();
     loads = MODES.map((mode) => Load.start({ port, mode, clients: opts.clients, rate: opts.rate, origin }));
     const mark = (event: string) => void marks.push({ at: performance.now() - origin, event });
-    const ctx: Context = { corral, loads, workers: opts.workers, quick: opts.quick, mark };
+    const { workers, quick, seed, seconds, reloads } = opts;
+    const ctx: Context = { corral, loads, workers, quick, mark, port, seed, seconds, reloads };
     // Every worker answers before the event: the load is spread and steady.
     await Promise.all(corral.liveWorkers().map((pid) => Promise.any(loads.map((l) => l.served(pid)))));
     await _sleep(opts.quick ? STEADY_MS / 2 : STEADY_MS);
@@ -115,6 +117,7 @@ async function runScenario(scenario: Scenario, runtime: RuntimeName, migrateReq:
   const results: LoadResult[] = [];
   for (const load of loads) results.push(await load.stop());
   await corral.stop();
+  if (opts.corralLog) writeFileSync(`${opts.corralLog}-${scenario.name}-${runtime}.log`, corral.log);
   if (opts.verbose) _timeline(marks, results);
   return _rows({ scenario: scenario.name, runtime, migrateReq }, loads, results, outcome, error);
 }

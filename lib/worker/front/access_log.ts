@@ -8,6 +8,7 @@ import { LogFile, logger } from "../../log.ts";
 import type { Handler, ServeInfo } from "../../runtime/types.ts";
 import { type AccessFormat, type AccessRecord, compileAccessFormat } from "./access_format.ts";
 import type { FieldScan } from "./limits.ts";
+import { frontFailed } from "./_guard.ts";
 
 const FLUSH_BYTES = 64 * 1024;
 const FLUSH_MS = 500;
@@ -66,7 +67,12 @@ export class AccessLog {
       this.#dropped++;
       return;
     }
-    const line = this.#format.line(record);
+    let line;
+    try {
+      line = this.#format.line(record);
+    } catch (err) {
+      return frontFailed("access log", err);
+    }
     // Reading a character makes the engine flatten the line now, while the
     // pieces it was concatenated from are still in the CPU cache. Left as a
     // tree of pieces until the flush, hundreds of requests later, flattening

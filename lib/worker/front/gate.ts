@@ -11,6 +11,7 @@ import type { Handler, ServeInfo } from "../../runtime/types.ts";
 import type { AllowIps } from "./allow_ips.ts";
 import { FieldScan, type Limits, limitsNeedFields, refusalOf } from "./limits.ts";
 import { applyForwarded, proxyFields } from "./proxy.ts";
+import { frontFailed } from "./_guard.ts";
 
 /** Whether the gate walks every request's fields (so its {@link FieldScan} is of the request at hand). */
 export function gateWalks(limits: Limits | null): boolean {
@@ -36,19 +37,22 @@ export function withGate(
   const walk = gateWalks(limits);
   const fieldSize = limits?.fieldSize ?? 0;
   return (request, info) => {
-    if (walk) scan.run(request.headers, fieldSize);
-    if (allow !== null) {
-      const fields = walk ? (scan.proxied ? scan : null) : proxyFields(request.headers);
-      if (fields !== null) {
-        const seen = applyForwarded(request, info, allow, fields);
-        request = seen.request;
-        info = seen.info;
+    let refusal: Response | null = null;
+    try {
+      if (walk) scan.run(request.headers, fieldSize);
+      if (allow !== null) {
+        const fields = walk ? (scan.proxied ? scan : null) : proxyFields(request.headers);
+        if (fields !== null) {
+          const seen = applyForwarded(request, info, allow, fields);
+          request = seen.request;
+          info = seen.info;
+        }
       }
+      if (limits !== null) refusal = refusalOf(request, limits, scan);
+    } catch (err) {
+      frontFailed("proxy headers and limits", err);
     }
-    if (limits !== null) {
-      const refusal = refusalOf(request, limits, scan);
-      if (refusal !== null) return onRefusal ? onRefusal(request, info, refusal) : refusal;
-    }
+    if (refusal !== null) return onRefusal ? onRefusal(request, info, refusal) : refusal;
     return next(request, info);
   };
 }
