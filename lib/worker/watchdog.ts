@@ -9,6 +9,8 @@
  * @module
  */
 import process from "node:process";
+import type { ServeInfo } from "../runtime/types.ts";
+import { statusOf } from "./front/_responses.ts";
 
 /**
  * Milliseconds since the epoch, from the monotonic clock: one read of
@@ -138,8 +140,11 @@ export class Watchdog {
     return slot;
   }
 
-  /** Forgets a request recorded by {@link begin} and counts its response. */
-  end(slot: number, startedAt: number, response: Response | null): void {
+  /**
+   * Forgets a request recorded by {@link begin} and counts its response
+   * (null: the handler threw; an upgrade counts as 101, see statusOf).
+   */
+  end(slot: number, startedAt: number, response: Response | null | undefined, info?: ServeInfo): void {
     const f = this.#f64;
     if (slot < 0) (f[_OVERFLOW] as number)--;
     else {
@@ -156,9 +161,9 @@ export class Watchdog {
       (f[_STATUS + 4] as number)++;
       return;
     }
-    const status = response.status;
+    const status = info ? statusOf(response, info) : response?.status ?? 101;
     (f[_STATUS + (status < 200 ? 0 : status >= 500 ? 4 : ((status / 100) | 0) - 1)] as number)++;
-    if (!this.#countBytes) return;
+    if (!this.#countBytes || response === undefined) return;
     const length = response.headers.get("content-length");
     if (length !== null) (f[_BYTES] as number) += Number(length) || 0;
   }

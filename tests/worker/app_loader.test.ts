@@ -11,8 +11,11 @@ import type { ServeInfo } from "../../lib/runtime/types.ts";
 const APPS = fileURLToPath(import.meta.resolve("../fixtures/apps/"));
 const INFO: ServeInfo = { remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 50000 } };
 
-async function body(handler: (req: Request, info: ServeInfo) => Response | Promise<Response>, path = "/") {
-  return await (await handler(new Request(`http://localhost${path}`), INFO)).text();
+type AnyHandler = (req: Request, info: ServeInfo) => Response | undefined | Promise<Response | undefined>;
+
+async function body(app: AnyHandler | { handler: AnyHandler }, path = "/") {
+  const handler = typeof app === "function" ? app : app.handler;
+  return await ((await handler(new Request(`http://localhost${path}`), INFO)) as Response).text();
 }
 
 /** Loads a module that must fail; returns the error after the checks every failure shares. */
