@@ -20,7 +20,7 @@ import { proxyFields, resolveForwarded, splitNode, withProxyHeaders } from "../.
 import { withMaxConcurrency, withRequestTimeout } from "../../lib/worker/front/backpressure.ts";
 import { wrapHandler } from "../../lib/worker/front/mod.ts";
 import { withConnectionClose } from "../../lib/worker/front/_responses.ts";
-import type { Handler, RemoteAddr, ServeInfo } from "../../lib/runtime/types.ts";
+import { type Handler, type RemoteAddr, type ServeInfo, UPGRADED } from "../../lib/runtime/types.ts";
 import { defaultSettings, type Settings } from "../../lib/config/settings.ts";
 import { parseCommandLine } from "../../lib/config/config.ts";
 import { waitFor } from "../_helpers/corral.ts";
@@ -196,6 +196,54 @@ describe("access log buffering", () => {
       await log.flush();
       assert.equal(readFileSync(path, "utf8"), "/ok 201\n/fail 502\n");
     });
+  });
+});
+
+describe("access log: upgrades", () => {
+  test("an upgraded connection is logged 101: nothing returned, or the runtime's flag whatever was returned", async () => {
+    await withLogFile("%(U)s %(s)s %(b)s", async (log, path) => {
+      const handler = withAccessLog(
+        (request, info) => {
+          if (request.url.endsWith("/bun")) return undefined;
+          // Hono's upgradeWebSocket on Bun: upgrade, then answer a 200 Bun ignores.
+          (info as { [UPGRADED]?: boolean })[UPGRADED] = true;
+          return new Response(null);
+        },
+        log,
+        () => new Response("err", { status: 500 }),
+      );
+      assert.equal(await handler(new Request("http://h/bun"), { ...PEER }), undefined);
+      await handler(new Request("http://h/hono"), { ...PEER });
+      await log.flush();
+      assert.equal(readFileSync(path, "utf8"), "/bun 101 -\n/hono 101 -\n");
+    });
+  });
+
+  test("the client is read before the app runs: Deno's upgrade closes info.remoteAddr", async () => {
+    await withLogFile("%(h)s %(U)s %(s)s", async (log, path) => {
+      let closed = false;
+      const info: ServeInfo = {
+        get remoteAddr(): RemoteAddr {
+          if (closed) throw new TypeError("Request closed");
+          return { transport: "tcp", hostname: "192.0.2.8", port: 4000 };
+        },
+      };
+      const handler = withAccessLog(
+        () => {
+          closed = true;
+          return new Response("switching");
+        },
+        log,
+        () => new Response("err", { status: 500 }),
+      );
+      assert.equal((await answer(handler(new Request("http://h/ws"), info))).status, 200);
+      await log.flush();
+      assert.equal(readFileSync(path, "utf8"), "192.0.2.8 /ws 200\n");
+    });
+  });
+
+  test("Connection: close leaves a connection taken over alone", () => {
+    assert.equal(withConnectionClose(undefined, new Request("http://h/")), undefined);
   });
 });
 
