@@ -11,8 +11,16 @@ declare namespace Bun {
   }
   interface Server {
     requestIP(request: Request): SocketAddress | null;
+    upgrade(request: Request, options?: unknown): boolean;
     stop(closeActiveConnections?: boolean): Promise<void>;
     readonly port: number;
+  }
+  interface ServerWebSocket {
+    close(code?: number, reason?: string): void;
+  }
+  interface WebSocketHandler {
+    open?(ws: ServerWebSocket): unknown;
+    close?(ws: ServerWebSocket, code: number, reason: string): unknown;
   }
   interface ServeOptions {
     hostname?: string;
@@ -24,8 +32,9 @@ declare namespace Bun {
     http2?: boolean;
     development?: boolean;
     tls?: { cert: string; key: string };
-    fetch(request: Request, server: Server): Response | Promise<Response>;
+    fetch(request: Request, server: Server): Response | undefined | Promise<Response | undefined>;
     error?(error: Error): Response | Promise<Response>;
+    [option: string]: unknown;
   }
   interface FileSink {
     write(chunk: string | Uint8Array): number;

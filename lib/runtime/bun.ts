@@ -6,35 +6,15 @@ import { bindError } from "./_bind_error.ts";
 import type { LibcCalls } from "./_libc.ts";
 import { startIdleCloser } from "./_sockets.ts";
 import { openLibc } from "./datagram_bun.ts";
-import type {
-  ChildProcess,
-  RemoteAddr,
-  Runtime,
-  ServeInfo,
-  ServeSpec,
-  Signal,
-  SpawnOptions,
-} from "./types.ts";
+import { bunFetch, bunInfoClass, bunRoutes, type BunServing, bunWebSocket } from "./_bun_server.ts";
+import { SocketRegistry } from "./_websockets.ts";
+import type { Address } from "../address.ts";
+import type { ChildProcess, Handler, Runtime, ServeSpec, Signal, SpawnOptions } from "./types.ts";
 
 type BunServer = Bun.Server;
 
-/** `info.remoteAddr`, computed only when asked for (requestIP costs about 1 µs), and once. */
-class _Info implements ServeInfo {
-  #request: Request;
-  #server: BunServer;
-  #remoteAddr: RemoteAddr | undefined;
-  constructor(request: Request, server: BunServer) {
-    this.#request = request;
-    this.#server = server;
-  }
-  get remoteAddr(): RemoteAddr {
-    if (this.#remoteAddr) return this.#remoteAddr;
-    const ip = this.#server.requestIP(this.#request);
-    return this.#remoteAddr = ip
-      ? { transport: "tcp", hostname: ip.address, port: ip.port }
-      : { transport: "unix", path: "" };
-  }
-}
+/** The WebSockets of this process's servers, counted by their open and close handlers. */
+const _webSockets = new SocketRegistry<Bun.ServerWebSocket>((ws, code, reason) => ws.close(code, reason));
 
 function _selfCommand(): string[] {
   // A `bun build --compile` binary runs its embedded entry from /$bunfs/.
@@ -86,8 +66,40 @@ function _socketCalls(): LibcCalls | null {
   return _libc;
 }
 
+/** The bound address as a URL's authority: `127.0.0.1:8000`, `[::1]:8000`. */
+function _authority(address: Address, port: number): string {
+  if (address.transport === "unix") return "localhost";
+  return `${address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname}:${port}`;
+}
+
+/**
+ * The export's own Bun.serve keys that mean the same under corral: its
+ * WebSocket handlers, its routes (each handler wrapped as `fetch` is), and
+ * its choices of development mode, id and body cap. Where to listen,
+ * TLS and the idle timeout are corral's (app_loader.ts warns of them).
+ */
+function _appOptions(spec: ServeSpec, serving: BunServing): Record<string, unknown> {
+  const app = (spec.app ?? {}) as Record<string, unknown>;
+  const wrap = spec.wrap ?? ((handler: Handler) => handler);
+  const routes = bunRoutes(app.routes, (handler) => bunFetch(wrap(handler), serving));
+  const websocket = bunWebSocket(app.websocket, _webSockets);
+  return {
+    ...(routes ? { routes } : {}),
+    ...(app.static !== null && typeof app.static === "object" ? { static: app.static } : {}),
+    ...(websocket ? { websocket } : {}),
+    ...(typeof app.development === "boolean" || typeof app.development === "object"
+      ? { development: app.development }
+      : {}),
+    ...(typeof app.id === "string" ? { id: app.id } : {}),
+    ...(typeof app.maxRequestBodySize === "number" ? { maxRequestBodySize: app.maxRequestBodySize } : {}),
+  };
+}
+
 function _serve(spec: ServeSpec) {
-  const { address, tls, handler } = spec;
+  const { address, tls } = spec;
+  const scheme = tls ? "https" : "http";
+  const port = address.transport === "tcp" ? address.port : 0;
+  const serving: BunServing = { Info: null, scheme, origin: `${scheme}://${_authority(address, port)}` };
   try {
     const server: BunServer = Bun.serve({
       ...(address.transport === "unix"
@@ -103,14 +115,20 @@ function _serve(spec: ServeSpec) {
       // corral's front's, the same on both runtimes.
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
       development: false,
-      fetch: (request: Request, srv: BunServer) => handler(request, new _Info(request, srv)),
+      ..._appOptions(spec, serving),
+      fetch: bunFetch(spec.handler, serving),
       error: spec.onError,
     });
+    serving.Info = bunInfoClass(server);
+    if (port === 0 && address.transport === "tcp") {
+      serving.origin = `${scheme}://${_authority(address, server.port)}`;
+    }
     const libc = address.transport === "tcp" && spec.idleTimeout ? _socketCalls() : null;
     const stopIdle = libc && spec.idleTimeout && server.port
       ? startIdleCloser(libc, server.port, spec.idleTimeout, spec.inFlight ?? (() => 0))
       : null;
     return {
+      // stop(false) leaves the WebSockets open, and resolves once they are closed.
       shutdown: () => {
         stopIdle?.();
         return server.stop(false);
@@ -129,6 +147,7 @@ export const bunRuntime: Runtime = {
   selfCommand: _selfCommand,
   spawn: _spawn,
   serve: _serve,
+  webSockets: _webSockets,
   onSignal(signal: Signal, listener: () => void) {
     process.on(signal, listener);
   },

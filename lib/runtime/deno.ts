@@ -4,6 +4,7 @@ import { bindError } from "./_bind_error.ts";
 import { detachListeners, startIdleCloser, tcpMigrateReq } from "./_sockets.ts";
 import type { LibcCalls } from "./_libc.ts";
 import { openLibc } from "./datagram_deno.ts";
+import { SocketRegistry } from "./_websockets.ts";
 import type {
   ChildExit,
   ChildProcess,
@@ -145,9 +146,44 @@ function _detach(addr: Deno.NetAddr): boolean {
   }
 }
 
+/** The WebSockets the app opened with Deno.upgradeWebSocket, until each closes. */
+const _webSockets = new SocketRegistry<WebSocket>((ws, code, reason) => ws.close(code, reason));
+let _counting = false;
+
+/**
+ * Makes Deno.upgradeWebSocket count the sockets it makes, once per worker:
+ * the only way to learn of them, and the app (or Hono's `upgradeWebSocket`)
+ * calls it by name. A stopping worker waits for them, since Deno's
+ * shutdown() closes them at once (measured: 1001 within 30 ms).
+ */
+function _countWebSockets(): void {
+  if (_counting) return;
+  _counting = true;
+  const upgrade = Deno.upgradeWebSocket;
+  Object.defineProperty(Deno, "upgradeWebSocket", {
+    value: (request: Request, options?: Deno.UpgradeWebSocketOptions) => {
+      const result = upgrade(request, options);
+      const socket = result.socket;
+      _webSockets.add(socket);
+      socket.addEventListener("close", () => _webSockets.delete(socket));
+      return result;
+    },
+    writable: true,
+    configurable: true,
+    enumerable: true,
+  });
+}
+
+/** The export's `onListen`, as `deno serve` calls it; else nothing is printed. */
+function _onListen(app: object | null | undefined): (addr: Deno.Addr) => void {
+  const onListen = (app as { onListen?: unknown } | null | undefined)?.onListen;
+  return typeof onListen === "function" ? (addr) => onListen.call(app, addr) : () => {};
+}
+
 function _serve(spec: ServeSpec) {
   const { address, tls } = spec;
-  const onListen = () => {};
+  _countWebSockets();
+  const onListen = _onListen(spec.app);
   const onError = spec.onError;
   // corral's ServeInfo is the part of Deno's ServeHandlerInfo apps rely on.
   const handler = spec.handler as unknown as Deno.ServeHandler<Deno.NetAddr>;
@@ -170,8 +206,9 @@ function _serve(spec: ServeSpec) {
       ? startIdleCloser(libc, addr.port, spec.idleTimeout, spec.inFlight ?? (() => 0))
       : null;
     return {
-      shutdown: () => {
+      shutdown: async () => {
         stopIdle?.();
+        await _webSockets.closed();
         return server.shutdown();
       },
       detach: () => address.transport === "tcp" && _detach(addr),
@@ -190,6 +227,7 @@ export const denoRuntime: Runtime = {
   selfCommand: _selfCommand,
   spawn: _spawn,
   serve: _serve,
+  webSockets: _webSockets,
   onSignal(signal: Signal, listener: () => void) {
     Deno.addSignalListener(signal as Deno.Signal, listener);
   },

@@ -23,13 +23,44 @@ export type RemoteAddr =
   | { readonly transport: "tcp"; readonly hostname: string; readonly port: number }
   | { readonly transport: "unix"; readonly path: string };
 
-/** The second argument of a fetch handler. */
+/**
+ * Set to true by a runtime on the info of a request whose connection the app
+ * took over with the runtime's own upgrade (Bun's `server.upgrade()`),
+ * whatever the handler returned then: corral logs and counts it as 101.
+ * Deno needs none: its upgrade's response is a 101.
+ */
+export const UPGRADED: unique symbol = Symbol("corral.upgraded");
+
+/**
+ * Implemented by a runtime's info that takes a proxied client in place
+ * (Bun's, which is the server as well): returns the info the app sees, with
+ * `remoteAddr` and whatever else names the client reporting `client`.
+ * Without it, the front wraps the info (proxy.ts).
+ */
+export const FORWARDED_TO: unique symbol = Symbol("corral.forwardedTo");
+
+/**
+ * The second argument of a fetch handler: at least `remoteAddr`; on each
+ * runtime, what its own server passes (Deno's ServeHandlerInfo, Bun's
+ * Server), with `remoteAddr` added where the runtime has none.
+ */
 export interface ServeInfo {
   readonly remoteAddr: RemoteAddr;
+  readonly [UPGRADED]?: boolean;
+  [FORWARDED_TO]?(client: RemoteAddr): ServeInfo;
 }
 
-/** A Web-standard fetch handler. */
-export type Handler = (request: Request, info: ServeInfo) => Response | Promise<Response>;
+/**
+ * A Web-standard fetch handler. On Bun it returns nothing once it upgraded
+ * the connection (`server.upgrade()`), as Bun's own handlers do.
+ */
+export type Handler = (
+  request: Request,
+  info: ServeInfo,
+) => Response | undefined | Promise<Response | undefined>;
+
+/** Answers a request whose handler threw or rejected. */
+export type ErrorHandler = (error: unknown) => Response | Promise<Response>;
 
 /** How one server is started. */
 export interface ServeSpec {
@@ -39,7 +70,19 @@ export interface ServeSpec {
   readonly tls: { readonly cert: string; readonly key: string } | null;
   readonly handler: Handler;
   /** Turns a thrown or rejected handler into the response the client gets. */
-  readonly onError: (error: unknown) => Response;
+  readonly onError: ErrorHandler;
+  /**
+   * The app's export, for the keys the runtime's own server takes from a
+   * served module besides `fetch` (Bun.serve's `websocket`, `routes`,
+   * `static`...; Deno's `onListen`). Keys naming where to listen are
+   * corral's and are not taken (app_loader.ts warns of them).
+   */
+  readonly app?: object | null;
+  /**
+   * Wraps another handler of the app (a Bun `routes` entry) in corral's
+   * per-request work, as `handler` is wrapped, sharing its state.
+   */
+  readonly wrap?: (handler: Handler) => Handler;
   /**
    * Seconds a connection may wait for its client's next request before it
    * is closed; absent, never (a request in progress is never cut). Enforced
@@ -53,7 +96,11 @@ export interface ServeSpec {
 
 /** A listening server. */
 export interface RunningServer {
-  /** Stops accepting, lets in-flight requests finish, closes idle connections. */
+  /**
+   * Stops accepting, lets in-flight requests finish, closes idle
+   * connections; resolves once the open WebSockets are closed too (they are
+   * left open: see {@link WebSockets.closeAll}).
+   */
   shutdown(): Promise<void>;
   /**
    * Stops new connections from reaching this server, and nothing else: the
@@ -67,6 +114,17 @@ export interface RunningServer {
    * upgrade made). Absent where the runtime's server cannot end on its own.
    */
   readonly finished?: Promise<void>;
+}
+
+/**
+ * The WebSockets the app opened through its runtime's own API (Bun's
+ * `websocket` handlers, `Deno.upgradeWebSocket`) and that are still open,
+ * in this process.
+ */
+export interface WebSockets {
+  readonly open: number;
+  /** Closes every open one with `code` and `reason` (1001 "going away" at a stop). */
+  closeAll(code: number, reason: string): void;
 }
 
 /** How a child process ended. */
@@ -116,7 +174,12 @@ export interface Runtime {
    * "null"; `env` adds to this process's environment.
    */
   spawn(argv: string[], options?: SpawnOptions): ChildProcess;
+  /**
+   * Serves `spec.handler` on `spec.address`. The servers' `shutdown()`
+   * waits for the open WebSockets to close ({@link webSockets}).
+   */
   serve(spec: ServeSpec): RunningServer;
+  readonly webSockets: WebSockets;
   onSignal(signal: Signal, listener: () => void): void;
   /** Lines from stdin; ends when the writer closes it. */
   stdinLines(): AsyncIterable<string>;

@@ -7,10 +7,36 @@ import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { AppSpec } from "../config/config.ts";
 import { AppLoadError, describeError } from "../errors.ts";
-import type { Handler } from "../runtime/mod.ts";
+import type { ErrorHandler, Handler } from "../runtime/mod.ts";
 
 /** What an app module may export: a handler object or a handler function. */
 export type App = Handler | { fetch: Handler };
+
+/** An app as the worker serves it. */
+export interface LoadedApp {
+  readonly handler: Handler;
+  /**
+   * The export's `error(error)` (Bun.serve's convention, kept on both
+   * runtimes): it answers a request whose handler threw, instead of 500.
+   */
+  readonly error: ErrorHandler | null;
+  /** The export object, for the runtime's own serve keys (ServeSpec.app); null for a function. */
+  readonly exported: object | null;
+}
+
+/**
+ * Keys of a served module that say where and how to listen: corral's, from
+ * its settings, whatever the export says.
+ */
+const _OWNED_KEYS: Readonly<Record<string, string>> = {
+  port: "-b/--bind",
+  hostname: "-b/--bind",
+  unix: "-b unix:PATH",
+  reusePort: "corral (every worker binds with SO_REUSEPORT)",
+  ipv6Only: "-b/--bind",
+  tls: "--certfile and --keyfile",
+  idleTimeout: "--keep-alive",
+};
 
 /** Resolves APP_MODULE to an import specifier: a URL stays, a path is made absolute. */
 export function resolveModule(module: string, cwd: string): string {
@@ -44,6 +70,36 @@ export function toHandler(value: unknown): Handler {
   );
 }
 
+/** The export as the worker serves it. @throws {TypeError} when it is not a handler. */
+export function toApp(value: unknown): LoadedApp {
+  const handler = toHandler(value);
+  if (typeof value !== "object" || value === null) return { handler, error: null, exported: null };
+  const error = (value as { error?: unknown }).error;
+  return {
+    handler,
+    error: typeof error === "function" ? (err) => error.call(value, err) : null,
+    exported: value,
+  };
+}
+
+/**
+ * One warning per key of the export that corral owns (`port`, `hostname`,
+ * `tls`...), naming the setting that decides it instead.
+ */
+export function ownedKeyWarnings(exported: object | null): string[] {
+  if (exported === null) return [];
+  const warnings: string[] = [];
+  for (const [key, setting] of Object.entries(_OWNED_KEYS)) {
+    const value = (exported as Record<string, unknown>)[key];
+    if (value === undefined) continue;
+    const shown = typeof value === "object" ? "{...}" : JSON.stringify(value);
+    warnings.push(
+      `The app's export sets ${key}: ${shown}, which corral ignores: it is decided by ${setting}`,
+    );
+  }
+  return warnings;
+}
+
 /**
  * One line for an import failure, with the source position when the
  * runtime gives one: Deno puts it on the message's last line, Bun in the
@@ -69,10 +125,11 @@ function _importFailure(err: unknown): string {
 }
 
 /**
- * Imports APP_MODULE and returns its handler.
+ * Imports APP_MODULE and returns its handler, with its error handler and
+ * serve options.
  * @throws {AppLoadError} with one line naming the module and the cause.
  */
-export async function loadApp(spec: AppSpec, cwd: string): Promise<Handler> {
+export async function loadApp(spec: AppSpec, cwd: string): Promise<LoadedApp> {
   const fail = (why: string, cause?: unknown) =>
     new AppLoadError(`Cannot load app "${spec.module}": ${why}`, cause ? { cause } : undefined);
   const specifier = resolveModule(spec.module, cwd);
@@ -93,7 +150,7 @@ export async function loadApp(spec: AppSpec, cwd: string): Promise<Handler> {
     throw fail(`it has no ${which} (${has})`);
   }
   try {
-    return toHandler(mod[spec.exportName]);
+    return toApp(mod[spec.exportName]);
   } catch (err) {
     const which = spec.exportName === "default" ? "the default export" : `export "${spec.exportName}"`;
     throw fail(`${which} is not a fetch handler: ${describeError(err)}`, err);

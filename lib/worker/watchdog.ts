@@ -9,6 +9,8 @@
  * @module
  */
 import process from "node:process";
+import type { ServeInfo } from "../runtime/types.ts";
+import { statusOf } from "./front/_responses.ts";
 
 /**
  * Milliseconds since the epoch, from the monotonic clock: one read of
@@ -141,8 +143,11 @@ export class Watchdog {
     return slot;
   }
 
-  /** Forgets a request recorded by {@link begin} and counts its response. */
-  end(slot: number, startedAt: number, response: Response | null): void {
+  /**
+   * Forgets a request recorded by {@link begin} and counts its response
+   * (null: the handler threw; an upgrade counts as 101, see statusOf).
+   */
+  end(slot: number, startedAt: number, response: Response | null | undefined, info?: ServeInfo): void {
     const f = this.#f64;
     if (slot < 0) (f[_OVERFLOW] as number)--;
     else {
@@ -154,17 +159,22 @@ export class Watchdog {
     let bucket = 0;
     while (bucket < LATENCY_BUCKETS.length && seconds > (LATENCY_BUCKETS[bucket] as number)) bucket++;
     (f[_HISTOGRAM + bucket] as number)++;
-    const status = response?.status;
+    if (response === null) {
+      // A thrown handler is answered 500 by the server.
+      (f[_STATUS + 4] as number)++;
+      return;
+    }
+    const status = info ? statusOf(response, info) : response?.status ?? 101;
     if (typeof status !== "number") {
-      // A thrown handler, or one that returned no Response: the server answers 500.
+      // The handler returned something that is no Response: the server answers 500.
       (f[_STATUS + 4] as number)++;
       return;
     }
     (f[_STATUS + (status < 200 ? 0 : status >= 500 ? 4 : ((status / 100) | 0) - 1)] as number)++;
-    if (!this.#countBytes) return;
+    if (!this.#countBytes || response === undefined) return;
     let length = null;
     try {
-      length = (response as Response).headers.get("content-length");
+      length = response.headers.get("content-length");
     } catch { /* a body the runtime has taken: not counted */ }
     if (length !== null) (f[_BYTES] as number) += Number(length) || 0;
   }

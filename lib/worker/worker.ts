@@ -5,7 +5,7 @@
  * @module
  */
 import process from "node:process";
-import { type App, loadApp, toHandler } from "./app_loader.ts";
+import { type App, loadApp, type LoadedApp, ownedKeyWarnings, toApp } from "./app_loader.ts";
 import { formatAddress } from "../address.ts";
 import { CorralError, describeError, ExitCode } from "../errors.ts";
 import { buildFront, type Front } from "./front/mod.ts";
@@ -15,7 +15,7 @@ import { loadConfigHooks } from "../config/config_file.ts";
 import { callHook, type Hooks } from "../config/hooks.ts";
 import { IpcClient, type WorkerBoot } from "../ipc.ts";
 import { logger, setupLogging } from "../log.ts";
-import type { Handler, RunningServer, Runtime, ServeInfo } from "../runtime/mod.ts";
+import type { ErrorHandler, Handler, RunningServer, Runtime, ServeInfo } from "../runtime/mod.ts";
 import { readTls } from "../tls.ts";
 import { TICK_MS, Watchdog } from "./watchdog.ts";
 
@@ -35,6 +35,12 @@ const ORPHAN_GRACE_MS = 1000;
 const DRAIN_MS = 1000;
 /** The drain ends sooner once no request has come for this long. */
 const DRAIN_QUIET_MS = 100;
+/**
+ * Open WebSockets are closed this long (or a tenth of the graceful timeout,
+ * if less) before the graceful timeout, when the worker exits and the
+ * master kills what is left: time for the close handshake.
+ */
+const WS_CLOSE_MARGIN_MS = 1000;
 
 function _internalError(): Response {
   return new Response("Internal Server Error", {
@@ -59,6 +65,8 @@ export class Worker {
   readonly #servers: RunningServer[] = [];
   #front: Front | undefined;
   #watchdog: Watchdog | undefined;
+  /** --max-requests for this worker, jitter included. */
+  #limit = Infinity;
   #stopping = false;
   #draining = false;
   /** Requests begun since the drain began. */
@@ -81,24 +89,26 @@ export class Worker {
   async boot(app: App | undefined): Promise<void> {
     const { settings } = this.#boot;
     process.chdir(settings.chdir);
-    const handler: Handler = app ? toHandler(app) : await loadApp(this.#boot.app, process.cwd());
+    const loaded = app ? toApp(app) : await loadApp(this.#boot.app, process.cwd());
+    for (const warning of ownedKeyWarnings(loaded.exported)) this.#log.warning(warning);
     await callHook(this.#hooks, "postWorkerInit", this.#info);
     const tls = readTls(settings);
-    const onError = (error: unknown) => {
-      this.#log.error("Error handling request: {message}", { message: describeError(error), error });
-      return _internalError();
-    };
-    this.#front = buildFront(handler, settings, { worker: this.#boot.age, onError });
-    const served = this.#supervise(this.#front.handler);
+    const onError = this.#onError(loaded);
+    const front = this.#front = buildFront(loaded.handler, settings, { worker: this.#boot.age, onError });
+    this.#watch();
+    const wrap = (handler: Handler) => this.#supervise(front.wrap(handler));
+    const served = this.#supervise(front.handler);
     for (const { address, reusePort, tls: useTls } of this.#boot.listen) {
       const spec = {
-        ...this.#front.serve,
+        ...front.serve,
         inFlight: () => this.#inFlight(),
         address,
         reusePort,
         tls: useTls ? tls : null,
         handler: served,
         onError,
+        app: loaded.exported,
+        wrap,
       };
       const server = this.#rt.serve(spec);
       this.#servers.push(server);
@@ -122,23 +132,58 @@ export class Worker {
   }
 
   /**
-   * Wraps the handler with what the master's supervision needs: requests in
+   * What a request whose handler threw gets: the error is logged, then the
+   * app's own `error()` answers if it has one, else a plain 500. An
+   * `error()` that fails, or answers something else than a Response, is
+   * logged too and the client gets the 500.
+   */
+  #onError(app: LoadedApp): ErrorHandler {
+    const appError = app.error;
+    const failed = (error: unknown) => {
+      this.#log.error("The app's error() failed: {message}", { message: describeError(error), error });
+      return _internalError();
+    };
+    const checked = (answer: unknown) =>
+      answer instanceof Response
+        ? answer
+        : failed(new TypeError(`it returned ${typeof answer}, not a Response`));
+    return (error) => {
+      this.#log.error("Error handling request: {message}", { message: describeError(error), error });
+      if (appError === null) return _internalError();
+      try {
+        const answer = appError(error);
+        return answer instanceof Promise ? answer.then(checked, failed) : checked(answer);
+      } catch (err) {
+        return failed(err);
+      }
+    };
+  }
+
+  /** Starts the watchdog and its heartbeat thread, when anything needs them. */
+  #watch(): void {
+    const { timeout, maxRequests, metricsBind, maxWorkerMemory, controlSocket } = this.#boot.settings;
+    const watched = timeout > 0 || maxRequests > 0 || maxWorkerMemory > 0 || metricsBind !== null ||
+      controlSocket !== null;
+    if (!watched) return;
+    // The bytes counter is shown only by the metrics.
+    const watchdog = this.#watchdog = new Watchdog({ countBytes: metricsBind !== null });
+    this.#startHeartbeat(watchdog);
+    const { maxRequestsJitter } = this.#boot.settings;
+    this.#limit = maxRequests > 0
+      ? maxRequests + Math.floor(Math.random() * (maxRequestsJitter + 1))
+      : Infinity;
+  }
+
+  /**
+   * Wraps a handler with what the master's supervision needs: requests in
    * flight for --timeout, the count for --max-requests, the counters for
    * metrics; and `Connection: close` while the worker drains. One wrapper,
    * so one call more per request than the app's own.
    */
   #supervise(handler: Handler): Handler {
-    const { timeout, maxRequests, maxRequestsJitter, maxWorkerMemory, metricsBind, controlSocket } =
-      this.#boot.settings;
-    const watched = timeout > 0 || maxRequests > 0 || maxWorkerMemory > 0 || metricsBind !== null ||
-      controlSocket !== null;
-    if (!watched) return this.#drainable(handler);
-    // The bytes counter is shown only by the metrics.
-    const watchdog = this.#watchdog = new Watchdog({ countBytes: metricsBind !== null });
-    this.#startHeartbeat(watchdog);
-    const limit = maxRequests > 0
-      ? maxRequests + Math.floor(Math.random() * (maxRequestsJitter + 1))
-      : Infinity;
+    const watchdog = this.#watchdog;
+    if (watchdog === undefined) return this.#drainable(handler);
+    const limit = this.#limit;
     return (request, info) => {
       const startedAt = performance.now();
       const slot = watchdog.begin(request, startedAt);
@@ -149,13 +194,16 @@ export class Worker {
       try {
         response = this.#draining ? this.#drainOne(handler, request, info) : handler(request, info);
       } catch (err) {
-        watchdog.end(slot, startedAt, null);
+        watchdog.end(slot, startedAt, null, info);
         throw err;
       }
       if (response instanceof Promise) {
-        response.then((r) => watchdog.end(slot, startedAt, r), () => watchdog.end(slot, startedAt, null));
+        response.then(
+          (r) => watchdog.end(slot, startedAt, r, info),
+          () => watchdog.end(slot, startedAt, null, info),
+        );
       } else {
-        watchdog.end(slot, startedAt, response);
+        watchdog.end(slot, startedAt, response, info);
       }
       return response;
     };
@@ -211,7 +259,7 @@ export class Worker {
   }
 
   /** One request served while the worker drains. */
-  #drainOne(handler: Handler, request: Request, info: ServeInfo): Response | Promise<Response> {
+  #drainOne(handler: Handler, request: Request, info: ServeInfo): ReturnType<Handler> {
     this.#drained++;
     const response = handler(request, info);
     return response instanceof Promise
@@ -238,6 +286,7 @@ export class Worker {
   async stop(timeoutMs: number, drain = true): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    const stopAt = Date.now();
     this.#log.info("Worker exiting (pid: {pid})", { pid: process.pid });
     setTimeout(() => this.#rt.exit(ExitCode.OK), timeoutMs);
     await callHook(this.#hooks, "workerExit", this.#info);
@@ -247,9 +296,30 @@ export class Worker {
       if (detached > 0) this.#log.debug("Listeners detached: {n}", { n: detached });
       await this.#drain(Math.min(DRAIN_MS, timeoutMs / 2));
     }
+    const closer = this.#closeWebSocketsAt(stopAt + timeoutMs - Math.min(WS_CLOSE_MARGIN_MS, timeoutMs / 10));
     await Promise.allSettled(this.#servers.map((s) => s.shutdown()));
+    clearTimeout(closer);
     await this.#front?.close();
     this.#rt.exit(ExitCode.OK);
+  }
+
+  /**
+   * The servers' shutdown waits for the open WebSockets: they run on until
+   * `at`, just before the graceful timeout, and are then closed with 1001
+   * (going away), so that their clients learn why before the worker exits.
+   */
+  #closeWebSocketsAt(at: number): ReturnType<typeof setTimeout> | undefined {
+    const sockets = this.#rt.webSockets;
+    if (sockets.open === 0) return undefined;
+    this.#log.info("Waiting for {n} WebSockets to close, until {s} s from now", {
+      n: sockets.open,
+      s: Math.max(0, (at - Date.now()) / 1000).toFixed(1),
+    });
+    return setTimeout(() => {
+      if (sockets.open === 0) return;
+      this.#log.info("Closing {n} WebSockets (1001): the graceful timeout is up", { n: sockets.open });
+      sockets.closeAll(1001, "going away");
+    }, Math.max(0, at - Date.now()));
   }
 }
 

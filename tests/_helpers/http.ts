@@ -75,3 +75,38 @@ export function sendingAll(port: number, head: string, piece: string, count: num
     pump();
   });
 }
+
+/**
+ * Sends `text` as it is on a fresh connection to `host:port` and resolves
+ * with the status code and body once the server closes it (HTTP/1.0, or
+ * `Connection: close`), bounded in time.
+ */
+export function rawRequest(
+  port: number,
+  text: string,
+  host = "127.0.0.1",
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, host);
+    let out = "";
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`No complete answer to ${JSON.stringify(text)}: ${JSON.stringify(out)}`));
+    }, 10_000);
+    socket.setEncoding("latin1");
+    socket.on("data", (d: string) => out += d);
+    socket.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.on("close", () => {
+      clearTimeout(timer);
+      const head = out.indexOf("\r\n\r\n");
+      let body = head < 0 ? "" : out.slice(head + 4);
+      // A chunked body: the tests' bodies are short, one chunk.
+      if (/\r\ntransfer-encoding: chunked/i.test(out.slice(0, head))) body = body.split("\r\n")[1] ?? "";
+      resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(out)?.[1] ?? 0), body });
+    });
+    socket.write(text);
+  });
+}

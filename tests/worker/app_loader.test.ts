@@ -4,15 +4,18 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadApp, resolveModule, toHandler } from "../../lib/worker/app_loader.ts";
+import { loadApp, ownedKeyWarnings, resolveModule, toApp, toHandler } from "../../lib/worker/app_loader.ts";
 import { AppLoadError } from "../../lib/errors.ts";
 import type { ServeInfo } from "../../lib/runtime/types.ts";
 
 const APPS = fileURLToPath(import.meta.resolve("../fixtures/apps/"));
 const INFO: ServeInfo = { remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 50000 } };
 
-async function body(handler: (req: Request, info: ServeInfo) => Response | Promise<Response>, path = "/") {
-  return await (await handler(new Request(`http://localhost${path}`), INFO)).text();
+type AnyHandler = (req: Request, info: ServeInfo) => Response | undefined | Promise<Response | undefined>;
+
+async function body(app: AnyHandler | { handler: AnyHandler }, path = "/") {
+  const handler = typeof app === "function" ? app : app.handler;
+  return await ((await handler(new Request(`http://localhost${path}`), INFO)) as Response).text();
 }
 
 /** Loads a module that must fail; returns the error after the checks every failure shares. */
@@ -212,5 +215,46 @@ describe("loadApp", () => {
       object.message,
       /export "settings" is not a fetch handler: .*got an object without a fetch method$/,
     );
+  });
+});
+
+describe("toApp", () => {
+  test("an export's error() answers thrown errors, with the export as `this`", async () => {
+    const exported = {
+      prefix: "caught",
+      fetch: () => new Response("ok"),
+      error(this: { prefix: string }, err: Error) {
+        return new Response(`${this.prefix}: ${err.message}`, { status: 418 });
+      },
+    };
+    const app = toApp(exported);
+    assert.equal(app.exported, exported);
+    const answer = await app.error?.(new Error("boom"));
+    assert.equal(answer?.status, 418);
+    assert.equal(await answer?.text(), "caught: boom");
+  });
+
+  test("a function export has no error handler and no serve keys", () => {
+    const app = toApp(() => new Response("fn"));
+    assert.equal(app.error, null);
+    assert.equal(app.exported, null);
+  });
+
+  test("keys corral owns are each named in a warning with the setting that decides them", () => {
+    const warnings = ownedKeyWarnings({
+      fetch: () => new Response(""),
+      port: 3000,
+      hostname: "0.0.0.0",
+      tls: { cert: "x" },
+      idleTimeout: 10,
+      websocket: {},
+    });
+    assert.deepEqual(warnings, [
+      "The app's export sets port: 3000, which corral ignores: it is decided by -b/--bind",
+      'The app\'s export sets hostname: "0.0.0.0", which corral ignores: it is decided by -b/--bind',
+      "The app's export sets tls: {...}, which corral ignores: it is decided by --certfile and --keyfile",
+      "The app's export sets idleTimeout: 10, which corral ignores: it is decided by --keep-alive",
+    ]);
+    assert.deepEqual(ownedKeyWarnings({ fetch: () => new Response("") }), []);
   });
 });

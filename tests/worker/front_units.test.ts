@@ -20,12 +20,19 @@ import { proxyFields, resolveForwarded, splitNode, withProxyHeaders } from "../.
 import { withMaxConcurrency, withRequestTimeout } from "../../lib/worker/front/backpressure.ts";
 import { wrapHandler } from "../../lib/worker/front/mod.ts";
 import { withConnectionClose } from "../../lib/worker/front/_responses.ts";
-import type { Handler, RemoteAddr, ServeInfo } from "../../lib/runtime/types.ts";
+import { type Handler, type RemoteAddr, type ServeInfo, UPGRADED } from "../../lib/runtime/types.ts";
 import { defaultSettings, type Settings } from "../../lib/config/settings.ts";
 import { parseCommandLine } from "../../lib/config/config.ts";
 import { waitFor } from "../_helpers/corral.ts";
 
 const PEER: ServeInfo = { remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 50000 } };
+
+/** A handler's answer, which these handlers always give. */
+async function answer(result: ReturnType<Handler>): Promise<Response> {
+  const response = await result;
+  assert.ok(response instanceof Response, "a Response");
+  return response;
+}
 
 function record(
   request: Request,
@@ -184,11 +191,59 @@ describe("access log buffering", () => {
         log,
         () => new Response("err", { status: 502 }),
       );
-      assert.equal((await handler(new Request("http://h/ok"), PEER)).status, 201);
-      assert.equal((await handler(new Request("http://h/fail"), PEER)).status, 502);
+      assert.equal((await answer(handler(new Request("http://h/ok"), PEER))).status, 201);
+      assert.equal((await answer(handler(new Request("http://h/fail"), PEER))).status, 502);
       await log.flush();
       assert.equal(readFileSync(path, "utf8"), "/ok 201\n/fail 502\n");
     });
+  });
+});
+
+describe("access log: upgrades", () => {
+  test("an upgraded connection is logged 101: nothing returned, or the runtime's flag whatever was returned", async () => {
+    await withLogFile("%(U)s %(s)s %(b)s", async (log, path) => {
+      const handler = withAccessLog(
+        (request, info) => {
+          if (request.url.endsWith("/bun")) return undefined;
+          // Hono's upgradeWebSocket on Bun: upgrade, then answer a 200 Bun ignores.
+          (info as { [UPGRADED]?: boolean })[UPGRADED] = true;
+          return new Response(null);
+        },
+        log,
+        () => new Response("err", { status: 500 }),
+      );
+      assert.equal(await handler(new Request("http://h/bun"), { ...PEER }), undefined);
+      await handler(new Request("http://h/hono"), { ...PEER });
+      await log.flush();
+      assert.equal(readFileSync(path, "utf8"), "/bun 101 -\n/hono 101 -\n");
+    });
+  });
+
+  test("the client is read before the app runs: Deno's upgrade closes info.remoteAddr", async () => {
+    await withLogFile("%(h)s %(U)s %(s)s", async (log, path) => {
+      let closed = false;
+      const info: ServeInfo = {
+        get remoteAddr(): RemoteAddr {
+          if (closed) throw new TypeError("Request closed");
+          return { transport: "tcp", hostname: "192.0.2.8", port: 4000 };
+        },
+      };
+      const handler = withAccessLog(
+        () => {
+          closed = true;
+          return new Response("switching");
+        },
+        log,
+        () => new Response("err", { status: 500 }),
+      );
+      assert.equal((await answer(handler(new Request("http://h/ws"), info))).status, 200);
+      await log.flush();
+      assert.equal(readFileSync(path, "utf8"), "192.0.2.8 /ws 200\n");
+    });
+  });
+
+  test("Connection: close leaves a connection taken over alone", () => {
+    assert.equal(withConnectionClose(undefined, new Request("http://h/")), undefined);
   });
 });
 
@@ -238,8 +293,8 @@ describe("limits", () => {
       });
       return new Request("http://h/", { method: "POST", body, duplex: "half" } as RequestInit);
     };
-    assert.equal(await (await handler(streamed(["12345", "67890"]), PEER)).text(), "read 10");
-    assert.equal((await handler(streamed(["12345", "67890", "1"]), PEER)).status, 413);
+    assert.equal(await (await answer(handler(streamed(["12345", "67890"]), PEER))).text(), "read 10");
+    assert.equal((await answer(handler(streamed(["12345", "67890", "1"]), PEER))).status, 413);
   });
 });
 
@@ -416,14 +471,14 @@ describe("composition", () => {
     const handler = withMaxConcurrency(slow, 2);
     const first = handler(new Request("http://h/"), PEER);
     const second = handler(new Request("http://h/"), PEER);
-    const third = await handler(new Request("http://h/"), PEER);
+    const third = await answer(handler(new Request("http://h/"), PEER));
     assert.equal(third.status, 503);
     assert.equal(third.headers.get("retry-after"), "1");
     releases.forEach((r) => r());
     await Promise.all([first, second]);
     const fourth = handler(new Request("http://h/"), PEER);
     releases.at(-1)?.();
-    assert.equal((await fourth).status, 200);
+    assert.equal((await answer(fourth)).status, 200);
   });
 
   test("Connection: close is left out after a body nobody read: the runtime ends that connection", async () => {
@@ -450,7 +505,7 @@ describe("composition", () => {
       settings({ keepAlive: 0 }),
       null,
     );
-    const response = await handler(new Request("http://h/"), PEER);
+    const response = await answer(handler(new Request("http://h/"), PEER));
     assert.equal(response.status, 302);
     assert.equal(response.headers.get("connection"), "close");
   });

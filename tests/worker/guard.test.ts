@@ -52,7 +52,7 @@ describe("corral's own per-request code is guarded", () => {
         () => new Response("err", { status: 500 }),
       );
       for (let i = 0; i < 3; i++) {
-        const response = await handler(new Request("http://h/"), CLOSED);
+        const response = (await handler(new Request("http://h/"), CLOSED)) as Response;
         assert.equal(response.status, 202);
         assert.equal(await response.text(), "the app's");
       }
@@ -66,14 +66,14 @@ describe("corral's own per-request code is guarded", () => {
       const handler = withGate((request) => new Response(request.url), null, parseAllowIps(["127.0.0.1"]));
       for (let i = 0; i < 2; i++) {
         const request = new Request("http://h/x", { headers: { "x-forwarded-for": "203.0.113.7" } });
-        const response = await handler(request, CLOSED);
+        const response = (await handler(request, CLOSED)) as Response;
         assert.equal(await response.text(), "http://h/x");
       }
     });
     assert.equal(count(errors, /corral's proxy headers and limits failed: .*Request closed/), 1, errors);
   });
 
-  test("the counters take a handler that returned no Response, or a request that cannot be read", () => {
+  test("the counters take a handler that returned something else than a Response, or a request that cannot be read", () => {
     const watchdog = new Watchdog();
     const unreadable = new Proxy(new Request("http://h/"), {
       get(target, key) {
@@ -83,7 +83,7 @@ describe("corral's own per-request code is guarded", () => {
     });
     const slot = watchdog.begin(unreadable, performance.now());
     assert.match(readWatchdog(watchdog.buffer).inFlight[0]?.request ?? "", /cannot be read/);
-    watchdog.end(slot, performance.now(), undefined as unknown as Response);
+    watchdog.end(slot, performance.now(), {} as Response);
     const reading = readWatchdog(watchdog.buffer);
     assert.equal(reading.statusClasses[4], 1, "counted as a 5xx, as the server answers it");
     assert.equal(reading.inFlight.length, 0);

@@ -1,4 +1,15 @@
 /** The short plain-text answers the front gives instead of the app. */
+import { type ServeInfo, UPGRADED } from "../../runtime/types.ts";
+
+/**
+ * The status a request was answered with: 101 when the app upgraded its
+ * connection through the runtime's own API (Bun's `server.upgrade()`, after
+ * which Bun sends no response of the handler's: Hono's is a 200, a bare
+ * Bun handler's is nothing), else the response's.
+ */
+export function statusOf(response: Response | undefined, info: ServeInfo): number {
+  return response === undefined || info[UPGRADED] === true ? 101 : response.status;
+}
 
 /** A plain-text response: the status line's reason, and `detail` on a second line. */
 export function plainResponse(
@@ -31,8 +42,8 @@ export function hasUnreadBody(request: Request): boolean {
  * that connection itself, and with our header Bun reset it before a client
  * still sending the body could read the answer (see `tooLarge` in limits.ts).
  */
-export function withConnectionClose(response: Response, request?: Request): Response {
-  if (response.status === 101) return response;
+export function withConnectionClose<R extends Response | undefined>(response: R, request?: Request): R {
+  if (response === undefined || response.status === 101) return response;
   if (request !== undefined && hasUnreadBody(request)) return response;
   try {
     response.headers.set("connection", "close");
@@ -41,6 +52,6 @@ export function withConnectionClose(response: Response, request?: Request): Resp
     // Immutable headers (Response.redirect, a fetch() response): copy them.
     const copy = new Response(response.body, response);
     copy.headers.set("connection", "close");
-    return copy;
+    return copy as R;
   }
 }

@@ -14,6 +14,8 @@ export interface AccessRecord {
   readonly request: Request;
   /** The client as the app saw it in `info.remoteAddr` (after trusted proxy headers). */
   readonly info: ServeInfo;
+  /** `info.remoteAddr`, read before the app ran where the format shows it: Deno's upgrade closes it. */
+  readonly remoteAddr?: RemoteAddr | undefined;
   readonly response: Response;
   /** Milliseconds from the request reaching corral to the response being ready. */
   readonly ms: number;
@@ -34,6 +36,8 @@ export interface AccessFormat {
   readonly line: (record: AccessRecord) => string;
   /** Whether the line shows the request's duration, so it must be measured. */
   readonly timed: boolean;
+  /** Whether the line shows the client's address. */
+  readonly peer: boolean;
 }
 
 // Neither Deno.serve nor Bun.serve tells the handler which HTTP version a
@@ -127,7 +131,7 @@ function _header(value: string | null): string {
 
 /** What the compiled lines call; `H` in {@link _EXPRESSIONS}. */
 const _HELPERS = {
-  host: (r: AccessRecord) => _host(r.info.remoteAddr),
+  host: (r: AccessRecord) => _host(r.remoteAddr ?? r.info.remoteAddr),
   user: (r: AccessRecord) => {
     const authorization = _authorization(r);
     return authorization === null ? "-" : basicUser(authorization) ?? "-";
@@ -197,11 +201,10 @@ function _jsonLine(): (r: AccessRecord) => string {
     const target = requestTarget(r.request.url);
     const q = target.indexOf("?");
     const length = r.response.headers.get("content-length");
+    const remote = r.remoteAddr ?? r.info.remoteAddr;
     return JSON.stringify({
       time: new Date(r.time).toISOString(),
-      remote_addr: r.info.remoteAddr.transport === "tcp"
-        ? (r.info.remoteAddr as { hostname: string }).hostname
-        : null,
+      remote_addr: remote.transport === "tcp" ? remote.hostname : null,
       user: basicUser(_authorization(r)),
       method: r.request.method,
       path: q < 0 ? target : target.slice(0, q),
@@ -227,12 +230,13 @@ function _jsonLine(): (r: AccessRecord) => string {
  * @throws {TypeError} for an unknown atom.
  */
 export function compileAccessFormat(format: string): AccessFormat {
-  if (format === "json") return { line: _jsonLine(), timed: true };
+  if (format === "json") return { line: _jsonLine(), timed: true, peer: true };
   // JavaScript expressions: literals quoted by JSON.stringify, atoms from _EXPRESSIONS.
   const parts: string[] = [];
   let literal = "";
   let last = 0;
   let timed = false;
+  let peer = false;
   for (const m of format.matchAll(/%\(([^)]*)\)[sd]|%%/g)) {
     literal += format.slice(last, m.index);
     last = m.index + m[0].length;
@@ -244,10 +248,11 @@ export function compileAccessFormat(format: string): AccessFormat {
     literal = "";
     parts.push(_expression(m[1] as string));
     timed ||= _TIMED.includes(m[1] as string);
+    peer ||= m[1] === "h";
   }
   literal += format.slice(last);
   if (literal !== "") parts.push(JSON.stringify(literal));
   const body = `return (r) => "" + ${parts.length > 0 ? parts.join(" + ") : '""'};`;
   const line = new Function("H", "P", body)(_HELPERS, `<${process.pid}>`) as (r: AccessRecord) => string;
-  return { line, timed };
+  return { line, timed, peer };
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { LogFile, logger } from "../../log.ts";
-import type { Handler, ServeInfo } from "../../runtime/types.ts";
+import { type ErrorHandler, type Handler, type ServeInfo, UPGRADED } from "../../runtime/types.ts";
 import { type AccessFormat, type AccessRecord, compileAccessFormat } from "./access_format.ts";
 import type { FieldScan } from "./limits.ts";
 import { frontFailed } from "./_guard.ts";
@@ -44,6 +44,11 @@ export class AccessLog {
   /** Whether lines show durations (so requests must be timed). */
   get timed(): boolean {
     return this.#format.timed;
+  }
+
+  /** Whether lines show the client's address. */
+  get peer(): boolean {
+    return this.#format.peer;
   }
 
   /** Logs a response the front gave instead of the app, as `scan` saw the request. */
@@ -133,15 +138,17 @@ export class AccessLog {
 export function withAccessLog(
   next: Handler,
   log: AccessLog,
-  onError: (error: unknown) => Response,
+  onError: ErrorHandler,
   scan?: FieldScan,
 ): Handler {
   const timed = log.timed;
+  const peer = log.peer;
   return (request, info) => {
     // The scanner's fields are read now: it moves on to the next request.
     const record: _Record = {
       request,
       info,
+      remoteAddr: peer ? info.remoteAddr : undefined,
       response: null,
       ms: timed ? performance.now() : 0,
       time: 0,
@@ -167,8 +174,16 @@ type _Record = { -readonly [K in Exclude<keyof AccessRecord, "response">]: Acces
   response: Response | null;
 };
 
-function _logNow(log: AccessLog, record: _Record, timed: boolean, response: Response): Response {
-  record.response = response;
+/** What an upgraded connection is logged with (a Response cannot have status 101). */
+const _SWITCHED = { status: 101, headers: new Headers() } as unknown as Response;
+
+function _logNow<R extends Response | undefined>(
+  log: AccessLog,
+  record: _Record,
+  timed: boolean,
+  response: R,
+): R {
+  record.response = response === undefined || record.info[UPGRADED] === true ? _SWITCHED : response;
   record.ms = timed ? performance.now() - record.ms : 0;
   record.time = Date.now();
   log.log(record as AccessRecord);
@@ -176,14 +191,19 @@ function _logNow(log: AccessLog, record: _Record, timed: boolean, response: Resp
 }
 
 function _logWhenDone(
-  result: Promise<Response>,
+  result: Promise<Response | undefined>,
   log: AccessLog,
   record: _Record,
   timed: boolean,
-  onError: (error: unknown) => Response,
-): Promise<Response> {
+  onError: ErrorHandler,
+): Promise<Response | undefined> {
   return result.then(
     (response) => _logNow(log, record, timed, response),
-    (err) => _logNow(log, record, timed, onError(err)),
+    (err) => {
+      const answer = onError(err);
+      return answer instanceof Promise
+        ? answer.then((response) => _logNow(log, record, timed, response))
+        : _logNow(log, record, timed, answer);
+    },
   );
 }

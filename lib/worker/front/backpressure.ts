@@ -11,32 +11,36 @@ import { requestTarget } from "./access_format.ts";
 /** The client may try again after this many seconds. */
 const RETRY_AFTER_S = 1;
 
+/** Requests in flight, shared by every handler a worker's front wraps (the app's and its routes). */
+export interface InFlight {
+  n: number;
+}
+
 /**
  * Past `max` requests in flight, answers 503 with Retry-After at once
  * instead of queueing without bound. A request is in flight until its
  * handler returns its response (not while the body streams out).
  */
-export function withMaxConcurrency(next: Handler, max: number): Handler {
-  let inFlight = 0;
+export function withMaxConcurrency(next: Handler, max: number, counter: InFlight = { n: 0 }): Handler {
   const done = () => {
-    inFlight--;
+    counter.n--;
   };
   return (request, info) => {
-    if (inFlight >= max) {
+    if (counter.n >= max) {
       return plainResponse(503, "Service Unavailable", `The server is busy (${max} requests in flight).`, {
         "retry-after": String(RETRY_AFTER_S),
       });
     }
-    inFlight++;
+    counter.n++;
     let result;
     try {
       result = next(request, info);
     } catch (err) {
-      inFlight--;
+      counter.n--;
       throw err;
     }
     if (result instanceof Promise) return result.finally(done);
-    inFlight--;
+    counter.n--;
     return result;
   };
 }
@@ -45,7 +49,7 @@ export function withMaxConcurrency(next: Handler, max: number): Handler {
 interface _Pending {
   readonly deadline: number;
   readonly request: Request;
-  readonly resolve: (response: Response) => void;
+  readonly resolve: (response: Response | undefined) => void;
   prev: _Pending | null;
   next: _Pending | null;
   settled: boolean;
@@ -94,7 +98,7 @@ export function withRequestTimeout(next: Handler, seconds: number): Handler {
   return (request, info) => {
     const result = next(request, info);
     if (!(result instanceof Promise)) return result;
-    return new Promise<Response>((resolve, reject) => {
+    return new Promise<Response | undefined>((resolve, reject) => {
       const p: _Pending = {
         deadline: performance.now() + ms,
         request,

@@ -7,11 +7,11 @@
  * @module
  */
 import { reopenLogFiles, setupLogging } from "../../log.ts";
-import type { Handler, ServeInfo, ServeSpec } from "../../runtime/types.ts";
+import type { ErrorHandler, Handler, ServeInfo, ServeSpec } from "../../runtime/types.ts";
 import type { Settings } from "../../config/settings.ts";
 import { AccessLog, withAccessLog } from "./access_log.ts";
 import { parseAllowIps } from "./allow_ips.ts";
-import { withMaxConcurrency, withRequestTimeout } from "./backpressure.ts";
+import { type InFlight, withMaxConcurrency, withRequestTimeout } from "./backpressure.ts";
 import { gateWalks, withGate } from "./gate.ts";
 import { FieldScan, limitsOf, withBodyLimit } from "./limits.ts";
 import { withConnectionClose } from "./_responses.ts";
@@ -22,6 +22,8 @@ export type ServeLimits = Pick<ServeSpec, "idleTimeout">;
 /** The handler a worker serves, and what it must do at stop and on USR1. */
 export interface Front {
   readonly handler: Handler;
+  /** Wraps another handler of the app (a Bun route) as `handler` is, sharing its state. */
+  wrap(app: Handler): Handler;
   /** Options for every `runtime.serve()` of this worker. */
   readonly serve: ServeLimits;
   /** Flushes buffered log lines and closes the log files; called as the worker stops. */
@@ -35,7 +37,9 @@ export interface FrontOptions {
   /** The worker's age, for the error log's JSON lines. */
   readonly worker?: number | null;
   /** Turns an error the app threw into the response (the worker logs it). */
-  readonly onError?: (error: unknown) => Response;
+  readonly onError?: ErrorHandler;
+  /** Requests in flight for --max-concurrency, shared by every handler wrapped. */
+  readonly inFlight?: InFlight;
 }
 
 function _internalError(): Response {
@@ -72,7 +76,9 @@ export function wrapHandler(
   let handler = app;
   if (settings.limitRequestBody > 0) handler = withBodyLimit(handler, settings.limitRequestBody);
   if (settings.requestTimeout > 0) handler = withRequestTimeout(handler, settings.requestTimeout);
-  if (settings.maxConcurrency > 0) handler = withMaxConcurrency(handler, settings.maxConcurrency);
+  if (settings.maxConcurrency > 0) {
+    handler = withMaxConcurrency(handler, settings.maxConcurrency, options.inFlight);
+  }
   if (settings.keepAlive === 0) handler = _closeConnections(handler);
   const limits = limitsOf(settings);
   const allow = settings.forwardedAllowIps.length > 0 ? parseAllowIps(settings.forwardedAllowIps) : null;
@@ -104,8 +110,11 @@ export function buildFront(app: Handler, settings: Readonly<Settings>, options: 
   const access = settings.accessLogfile === null
     ? null
     : AccessLog.open(settings.accessLogfile, settings.accessLogFormat);
+  const shared = { ...options, inFlight: { n: 0 } };
+  const wrap = (handler: Handler) => wrapHandler(handler, settings, access, shared);
   return {
-    handler: wrapHandler(app, settings, access, options),
+    handler: wrap(app),
+    wrap,
     serve: serveLimits(settings),
     close: () => access?.close() ?? Promise.resolve(),
     reopen: reopenLogFiles,

@@ -6,7 +6,7 @@
  * untouched and are never used.
  * @module
  */
-import type { Handler, RemoteAddr, ServeInfo } from "../../runtime/types.ts";
+import { FORWARDED_TO, type Handler, type RemoteAddr, type ServeInfo } from "../../runtime/types.ts";
 import { type AllowIps, isIp } from "./allow_ips.ts";
 import { requestTarget } from "./access_format.ts";
 
@@ -215,7 +215,16 @@ export function applyForwarded(
     if (peer.transport === "tcp" && !allow.allows(peer.hostname)) return { request, info };
   }
   const fwd = resolveForwarded(fields, allow);
-  return { request: _rewrite(request, fwd), info: fwd.client ? new _ForwardedInfo(info, fwd.client) : info };
+  return { request: _rewrite(request, fwd), info: fwd.client ? _forwardedInfo(info, fwd.client) : info };
+}
+
+/**
+ * The info with `client` as the client: Bun's takes it in place (it is the
+ * server as well, whose `requestIP()` must say it too); Deno's is wrapped.
+ */
+function _forwardedInfo(info: ServeInfo, client: RemoteAddr): ServeInfo {
+  const forward = info[FORWARDED_TO];
+  return forward === undefined ? new _ForwardedInfo(info, client) : forward.call(info, client);
 }
 
 /** Applies trusted proxy headers before `next` sees the request. */
