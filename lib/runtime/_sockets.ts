@@ -109,6 +109,36 @@ export function listeningFds(port: number): number[] {
   return _ownFds(listeningInodes(port)).map((s) => s.fd);
 }
 
+/**
+ * Whether one of this process's connections on local port `port` holds
+ * bytes the server has not read yet (/proc/net/tcp's rx_queue): a request
+ * that reached the kernel while the server was busy elsewhere. A draining
+ * worker must not stop its server then: the runtime's shutdown closes a
+ * connection with no request in progress, and a request still in the
+ * kernel's buffer is not one yet (docs/RELIABILITY.md).
+ */
+export function hasUnreadInput(port: number, tables = ["/proc/net/tcp", "/proc/net/tcp6"]): boolean {
+  const waiting = new Set<string>();
+  for (const table of tables) {
+    let text: string;
+    try {
+      text = readFileSync(table, "utf8");
+    } catch {
+      continue;
+    }
+    // sl local_address rem_address st tx_queue:rx_queue tr:when retrnsmt uid timeout inode
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      const [local, queues, inode] = [f[1], f[4], f[9]];
+      if (local === undefined || queues === undefined || inode === undefined || f[3] !== "01") continue;
+      if (queues.endsWith(":00000000")) continue;
+      if (parseInt(local.slice(local.lastIndexOf(":") + 1), 16) === port) waiting.add(inode);
+    }
+  }
+  // Other processes' connections on the port (the other workers') are theirs to serve.
+  return waiting.size > 0 && _ownFds(waiting).length > 0;
+}
+
 /** What TCP_INFO tells of a connection: how long ago data last went each way, and whether it ever did. */
 export interface Quiet {
   /** tcpi_state: 1 is ESTABLISHED. */

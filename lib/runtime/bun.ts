@@ -4,7 +4,7 @@ import process from "node:process";
 import { lines } from "./_lines.ts";
 import { bindError } from "./_bind_error.ts";
 import type { LibcCalls } from "./_libc.ts";
-import { startIdleCloser } from "./_sockets.ts";
+import { hasUnreadInput, startIdleCloser } from "./_sockets.ts";
 import { openLibc } from "./datagram_bun.ts";
 import { bunFetch, bunInfoClass, bunRoutes, type BunServing, bunWebSocket } from "./_bun_server.ts";
 import { SocketRegistry } from "./_websockets.ts";
@@ -127,15 +127,27 @@ function _serve(spec: ServeSpec) {
     const stopIdle = libc && spec.idleTimeout && server.port
       ? startIdleCloser(libc, server.port, spec.idleTimeout, spec.inFlight ?? (() => 0))
       : null;
+    const listening = server.port;
     return {
       // stop(false) leaves the WebSockets open, and resolves once they are closed.
       shutdown: () => {
         stopIdle?.();
         return server.stop(false);
       },
+      ...(address.transport === "tcp" && process.platform === "linux"
+        ? { unreadInput: () => _unread(listening) }
+        : {}),
     };
   } catch (err) {
     throw bindError(address, tls !== null, err);
+  }
+}
+
+function _unread(port: number | undefined): boolean {
+  try {
+    return port !== undefined && hasUnreadInput(port);
+  } catch {
+    return false;
   }
 }
 

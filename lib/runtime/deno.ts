@@ -1,7 +1,7 @@
 /** The Deno side of the runtime seam. */
 import { lines } from "./_lines.ts";
 import { bindError } from "./_bind_error.ts";
-import { detachListeners, startIdleCloser, tcpMigrateReq } from "./_sockets.ts";
+import { detachListeners, hasUnreadInput, startIdleCloser, tcpMigrateReq } from "./_sockets.ts";
 import type { LibcCalls } from "./_libc.ts";
 import { openLibc } from "./datagram_deno.ts";
 import { SocketRegistry } from "./_websockets.ts";
@@ -131,6 +131,20 @@ function _socketCalls(): LibcCalls | null {
   return _libc;
 }
 
+/** Whether /proc may be read (runtime/_sockets.ts): Linux, and under -A or --allow-read=/proc. */
+function _procReadable(): boolean {
+  return Deno.build.os === "linux" &&
+    Deno.permissions.querySync({ name: "read", path: "/proc" }).state === "granted";
+}
+
+function _unread(port: number): boolean {
+  try {
+    return hasUnreadInput(port);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Detaches the listeners on `addr`'s port (runtime/_sockets.ts): Deno's
  * shutdown() would close the connections it accepted but has not read yet.
@@ -213,6 +227,7 @@ function _serve(spec: ServeSpec) {
       },
       detach: () => address.transport === "tcp" && _detach(addr),
       finished: server.finished,
+      ...(address.transport === "tcp" && _procReadable() ? { unreadInput: () => _unread(addr.port) } : {}),
     };
   } catch (err) {
     throw bindError(address, tls !== null, err);

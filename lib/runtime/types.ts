@@ -114,6 +114,12 @@ export interface RunningServer {
    * upgrade made). Absent where the runtime's server cannot end on its own.
    */
   readonly finished?: Promise<void>;
+  /**
+   * Whether a connection of this server holds bytes it has not read yet
+   * (Linux, runtime/_sockets.ts): a draining worker waits for them before
+   * {@link shutdown}. Absent where it cannot be told.
+   */
+  unreadInput?(): boolean;
 }
 
 /**

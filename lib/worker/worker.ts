@@ -267,14 +267,19 @@ export class Worker {
       : withConnectionClose(response, request);
   }
 
-  /** Serves with `Connection: close` until no request came for DRAIN_QUIET_MS, `maxMs` at most. */
+  /**
+   * Serves with `Connection: close` until no request came for
+   * DRAIN_QUIET_MS and none waits unread in the kernel, `maxMs` at most. A
+   * worker short of CPU may not have read a request that came meanwhile: it
+   * is not quiet then, and its shutdown would close that connection.
+   */
   async #drain(maxMs: number): Promise<void> {
     this.#draining = true;
     const deadline = Date.now() + maxMs;
-    let seen = -1;
-    while (this.#drained !== seen && Date.now() < deadline) {
-      seen = this.#drained;
+    while (Date.now() < deadline) {
+      const seen = this.#drained;
       await new Promise((r) => setTimeout(r, Math.max(0, Math.min(DRAIN_QUIET_MS, deadline - Date.now()))));
+      if (this.#drained === seen && !this.#servers.some((s) => s.unreadInput?.())) return;
     }
   }
 

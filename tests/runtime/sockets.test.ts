@@ -6,8 +6,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { isIdle, listeningFds, listeningInodes } from "../../lib/runtime/_sockets.ts";
-import { RUNTIME } from "../_helpers/corral.ts";
+import { hasUnreadInput, isIdle, listeningFds, listeningInodes } from "../../lib/runtime/_sockets.ts";
+import { RUNTIME, waitFor } from "../_helpers/corral.ts";
 
 const LINUX = { skip: process.platform !== "linux" ? "needs Linux's /proc" : false };
 
@@ -74,5 +74,35 @@ describe(`detaching listeners (${RUNTIME})`, () => {
       await new Promise((resolve) => server.close(resolve));
     }
     assert.deepEqual(listeningFds(port), []);
+  });
+});
+
+describe("unread input (a draining worker's last check)", () => {
+  test("a connection of ours with bytes we have not read is seen; once read, it is not", {
+    ...LINUX,
+    timeout: 10_000,
+  }, async () => {
+    const { connect } = await import("node:net");
+    const accepted: import("node:net").Socket[] = [];
+    const server = createServer({ pauseOnConnect: true }, (s) => accepted.push(s));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const port = (server.address() as { port: number }).port;
+    const client = connect(port, "127.0.0.1");
+    try {
+      await new Promise<void>((r) => client.once("connect", () => r()));
+      assert.equal(hasUnreadInput(port), false, "connected, nothing sent");
+      client.write("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+      await waitFor("the kernel to queue the bytes", () => hasUnreadInput(port), 5000);
+      const [socket] = accepted;
+      const read = new Promise<void>((r) => socket?.once("data", () => r()));
+      socket?.resume();
+      await read;
+      await waitFor("the queue to empty once read", () => !hasUnreadInput(port), 5000);
+      assert.equal(hasUnreadInput(port + 1 === 65536 ? 1 : port + 1), false, "another port");
+    } finally {
+      client.destroy();
+      for (const s of accepted) s.destroy();
+      await new Promise((r) => server.close(r));
+    }
   });
 });
