@@ -34,8 +34,8 @@ const _USAGE = `Usage:
   scripts/compile.ts --runtime deno --emit-entry FILE [--config FILE] APP_MODULE[:NAME]`;
 
 /**
- * The modules corral starts as threads (`new Worker(new URL("./x.ts",
- * import.meta.url))`): neither compiler follows that, so both are told.
+ * The modules corral starts as threads (`new Worker(threadUrl("x.ts"))`,
+ * lib/worker/heartbeat.ts): neither compiler follows that, so both are told.
  */
 export function threadEntries(root: string = ROOT): string[] {
   const found = new Set<string>();
@@ -44,13 +44,8 @@ export function threadEntries(root: string = ROOT): string[] {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path);
       else if (entry.name.endsWith(".ts")) {
-        const text = readFileSync(path, "utf8");
-        for (
-          const m of text.matchAll(
-            /Worker\(\s*new URL\(\s*["'](\.{1,2}\/[^"']+)["']\s*,\s*import\.meta\.url/g,
-          )
-        ) {
-          found.add(resolve(dirname(path), m[1] as string));
+        for (const m of readFileSync(path, "utf8").matchAll(/\bthreadUrl\(\s*["']([^"'/]+)["']/g)) {
+          found.add(join(root, "lib", "worker", m[1] as string));
         }
       }
     }
@@ -78,6 +73,10 @@ export function bunBuildArgs(output: string, target?: string): string[] {
     // lib/runtime/logtape.ts imports npm: for Deno only; Bun never evaluates it.
     "--external",
     "npm:*",
+    // The thread modules sit at their paths under the root in the binary's
+    // file system, where lib/worker/heartbeat.ts threadUrl() looks for them.
+    "--root",
+    ROOT,
     ...(target ? [`--target=${target}`] : []),
     "--outfile",
     output,

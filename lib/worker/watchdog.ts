@@ -9,6 +9,7 @@
  * @module
  */
 import process from "node:process";
+import type { Heartbeat } from "../ipc.ts";
 
 /**
  * Milliseconds since the epoch, from the monotonic clock: one read of
@@ -189,5 +190,17 @@ export function readWatchdog(buffer: SharedArrayBuffer, now = clock()): Watchdog
     durationSeconds: f64[_DURATION] ?? 0,
     bytes: f64[_BYTES] ?? 0,
     heapUsed: f64[_HEAP] ?? 0,
+  };
+}
+
+/** The heartbeat of the worker `pid`, read out of its watchdog's buffer now. */
+export function heartbeatOf(buffer: SharedArrayBuffer, pid: number): Heartbeat {
+  const reading = readWatchdog(buffer);
+  return {
+    type: "heartbeat",
+    pid,
+    ...reading,
+    inFlight: reading.inFlight.slice(0, 10),
+    rss: process.memoryUsage.rss(),
   };
 }
