@@ -77,6 +77,9 @@ export function bunBuildArgs(output: string, target?: string): string[] {
     // file system, where lib/worker/heartbeat.ts threadUrl() looks for them.
     "--root",
     ROOT,
+    // The app's packages: without it the binary resolves no bare specifier
+    // from node_modules at run time ("Cannot find package").
+    "--compile-autoload-package-json",
     ...(target ? [`--target=${target}`] : []),
     "--outfile",
     output,
