@@ -65,6 +65,22 @@ export function findTool(name: "bun" | "deno"): string {
   throw new Error(`Cannot find the ${name} executable on PATH or in node_modules/.bin (run npm install)`);
 }
 
+/**
+ * Where `deno compile` keeps the denort runtime it downloads (from
+ * dl.deno.land) and reuses: `$DENO_DIR/dl/release/vVERSION/denort-TARGET.zip`
+ * (Deno's cli/standalone/binary.rs). The path whether or not it is there.
+ */
+export function cachedDenort(
+  deno: string = findTool("deno"),
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string {
+  const version = /deno (\S+)/.exec(spawnSync(deno, ["--version"], { encoding: "utf8" }).stdout ?? "")?.[1];
+  const arch = process.arch === "arm64" ? "aarch64" : "x86_64";
+  const os = process.platform === "darwin" ? "apple-darwin" : "unknown-linux-gnu";
+  const denoDir = env.DENO_DIR || join(env.XDG_CACHE_HOME || join(env.HOME ?? "", ".cache"), "deno");
+  return join(denoDir, "dl", "release", `v${version}`, `denort-${arch}-${os}.zip`);
+}
+
 /** The arguments of `bun build` for the Bun binary. */
 export function bunBuildArgs(output: string, target?: string): string[] {
   return [
