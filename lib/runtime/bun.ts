@@ -6,6 +6,7 @@ import { bindError } from "./_bind_error.ts";
 import type { LibcCalls } from "./_libc.ts";
 import { startIdleCloser } from "./_sockets.ts";
 import { openLibc } from "./datagram_bun.ts";
+import { importWithDenoConfig } from "./bun_deno_config.ts";
 import type {
   ChildProcess,
   RemoteAddr,
@@ -134,4 +135,5 @@ export const bunRuntime: Runtime = {
   },
   stdinLines: () => lines(Bun.stdin.stream()),
   exit: (code: number) => process.exit(code),
+  importApp: importWithDenoConfig,
 };

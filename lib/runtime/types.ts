@@ -115,4 +115,10 @@ export interface Runtime {
   /** Lines from stdin; ends when the writer closes it. */
   stdinLines(): AsyncIterable<string>;
   exit(code: number): never;
+  /**
+   * Imports the app module at `url` after `import()` failed with
+   * `failure`, where this runtime can do better (Bun: an app written for
+   * Deno, bun_deno_config.ts); null when it cannot.
+   */
+  importApp?(url: string, failure: unknown): Promise<Record<string, unknown> | null>;
 }

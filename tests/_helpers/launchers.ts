@@ -48,6 +48,11 @@ export interface Launcher {
   readonly name: LauncherName;
   /** The command before corral's own arguments. */
   readonly command: readonly string[];
+  /**
+   * The command for an app with a Deno config of its own: Deno takes it as
+   * `--config` (it looks beside corral's cli.ts, else); Bun finds it itself.
+   */
+  withDenoConfig(path: string): readonly string[];
   /** Environment it needs (a fresh DENO_DIR for the URL). */
   readonly env: Readonly<Record<string, string>>;
   /** Whether a worker process, by its /proc cmdline and exe, was started the same way. */
@@ -146,6 +151,7 @@ export async function prepareLauncher(name: LauncherName, scratch: string): Prom
         ...none,
         name,
         command: [deno, "run", "-A", cli],
+        withDenoConfig: (config) => [deno, "run", "-A", "--config", config, cli],
         env: {},
         isOwnWorker: (pid) => _cmdline(pid).includes(cli),
       };
@@ -156,6 +162,7 @@ export async function prepareLauncher(name: LauncherName, scratch: string): Prom
       name,
       // As docs/deploy.md says for an app with a node_modules folder.
       command: [deno, "run", "-A", "--node-modules-dir=manual", url],
+      withDenoConfig: (config) => [deno, "run", "-A", "--node-modules-dir=manual", "--config", config, url],
       env: { DENO_DIR: freshDenoDir(scratch) },
       isOwnWorker: (pid) => _cmdline(pid).includes(url),
       close: () => server.close(),
@@ -163,13 +170,21 @@ export async function prepareLauncher(name: LauncherName, scratch: string): Prom
   }
   const bun = need("bun");
   if (name === "bun cli.ts") {
-    return { ...none, name, command: [bun, cli], env: {}, isOwnWorker: (pid) => _cmdline(pid).includes(cli) };
+    return {
+      ...none,
+      name,
+      command: [bun, cli],
+      withDenoConfig: () => [bun, cli],
+      env: {},
+      isOwnWorker: (pid) => _cmdline(pid).includes(cli),
+    };
   }
   const binary = buildBunBinary(scratch);
   return {
     ...none,
     name,
     command: [binary],
+    withDenoConfig: () => [binary],
     env: {},
     // The workers are the binary itself, not a runtime running a script.
     isOwnWorker: (pid) => _exe(pid) === binary,

@@ -67,6 +67,25 @@ function appFolder(name: string): string {
   return dir;
 }
 
+/**
+ * An app written for Deno (tests/apps/deno_app: a deno.jsonc with imports,
+ * npm: specifiers), with its package in node_modules as `deno install`
+ * leaves it with a node_modules folder, or `npm install`.
+ */
+function denoAppFolder(name: string): string {
+  const dir = join(scratch, `deno-app-${name.replace(/\W+/g, "-")}`);
+  cpSync(join(ROOT, "tests", "apps", "deno_app"), dir, { recursive: true });
+  mkdirSync(join(dir, "node_modules", "@logtape"), { recursive: true });
+  cpSync(
+    join(ROOT, "node_modules", "@logtape", "logtape"),
+    join(dir, "node_modules", "@logtape", "logtape"),
+    {
+      recursive: true,
+    },
+  );
+  return dir;
+}
+
 /** One HTTP/2 request through ALPN. */
 function h2get(port: number): Promise<{ status: number; alpn: string | false | undefined; body: string }> {
   return new Promise((resolve, reject) => {
@@ -287,6 +306,29 @@ for (const name of launchersOfThisRuntime()) {
       assert.equal(reply.status, 200, `${name}: the request in flight got ${reply.status}`);
       assert.equal((await s.c.exit()).code, 0, s.c.stderr);
       await waitFor(`${name}: the workers to exit`, () => s.workers.every((pid) => !alive(pid)), 5000);
+    });
+
+    step("an app written for Deno: its deno.jsonc's imports and npm: specifiers", async () => {
+      const dir = denoAppFolder(name);
+      const port = await freePort();
+      const command = s.launcher.withDenoConfig(join(dir, "deno.jsonc"));
+      const c = new Corral(["-w", "1", "-b", `127.0.0.1:${port}`, "app.ts"], {
+        command,
+        env: s.launcher.env,
+        cwd: dir,
+      });
+      await c.ready(30_000);
+      const reply = await get(`http://127.0.0.1:${port}/`);
+      assert.equal(reply.status, 200, `${name}: ${reply.body}\n${c.stderr}`);
+      assert.deepEqual(JSON.parse(reply.body), {
+        greeting: "hello from a Deno app",
+        logtape: ["function", "function"],
+        // Each module keeps its own import.meta.url, bundled or not.
+        app: pathToFileURL(join(dir, "app.ts")).href,
+        module: pathToFileURL(join(dir, "src", "greeting.ts")).href,
+      });
+      c.kill("SIGTERM");
+      assert.equal((await c.exit()).code, 0, c.stderr);
     });
   });
 }
