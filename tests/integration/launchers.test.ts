@@ -2,7 +2,8 @@
  * The launcher matrix: the scenarios that define corral, under every way a
  * user starts it (tests/_helpers/launchers.ts). One corral per launcher runs
  * them in sequence, from an app folder of its own (an app that imports a
- * package from its node_modules, and a corral.config.ts), over TLS.
+ * package from its node_modules, and a corral.config.ts), over TLS; a
+ * second one serves an app written for Deno.
  * `deno test` runs `deno run cli.ts` and `deno run from a URL`; `bun test`
  * runs `bun cli.ts` and the Bun binary; CORRAL_TEST_LAUNCHERS=all runs all four.
  */
@@ -38,52 +39,37 @@ const KEY = join(ROOT, "tests", "fixtures", "tls", "key.pem");
 const TIMEOUT_MS = 1000;
 const T = { timeout: 60_000 };
 
-/**
- * An app folder as `npm install` leaves it: app.ts, package.json, and the
- * package it imports in node_modules (a copy of corral's own LogTape), plus
- * a corral.config.ts.
- */
+/** `dir` with LogTape in its node_modules, as `npm install` leaves a package (a copy of corral's own). */
+function withLogTape(dir: string): string {
+  const to = join(dir, "node_modules", "@logtape", "logtape");
+  mkdirSync(to, { recursive: true });
+  cpSync(join(ROOT, "node_modules", "@logtape", "logtape"), to, { recursive: true });
+  return dir;
+}
+
+/** An app folder as a deployment leaves it: app.ts, package.json, node_modules, and a corral.config.ts. */
 function appFolder(name: string): string {
-  const dir = join(scratch, name.replace(/\W+/g, "-"));
-  mkdirSync(join(dir, "node_modules", "@logtape"), { recursive: true });
+  const dir = withLogTape(join(scratch, name.replace(/\W+/g, "-")));
   copyFileSync(join(ROOT, "tests", "apps", "launcher_app.ts"), join(dir, "app.ts"));
   copyFileSync(join(ROOT, "tests", "apps", "launcher_config.ts"), join(dir, "corral.config.ts"));
-  cpSync(
-    join(ROOT, "node_modules", "@logtape", "logtape"),
-    join(dir, "node_modules", "@logtape", "logtape"),
-    {
-      recursive: true,
-    },
-  );
-  writeFileSync(
-    join(dir, "package.json"),
-    JSON.stringify({
-      name: "launcher-app",
-      private: true,
-      type: "module",
-      dependencies: { "@logtape/logtape": "2.4.2" },
-    }),
-  );
+  const pkg = {
+    name: "launcher-app",
+    private: true,
+    type: "module",
+    dependencies: { "@logtape/logtape": "2.4.2" },
+  };
+  writeFileSync(join(dir, "package.json"), JSON.stringify(pkg));
   return dir;
 }
 
 /**
  * An app written for Deno (tests/apps/deno_app: a deno.jsonc with imports,
- * npm: specifiers), with its package in node_modules as `deno install`
- * leaves it with a node_modules folder, or `npm install`.
+ * npm: specifiers), its package in node_modules.
  */
 function denoAppFolder(name: string): string {
   const dir = join(scratch, `deno-app-${name.replace(/\W+/g, "-")}`);
   cpSync(join(ROOT, "tests", "apps", "deno_app"), dir, { recursive: true });
-  mkdirSync(join(dir, "node_modules", "@logtape"), { recursive: true });
-  cpSync(
-    join(ROOT, "node_modules", "@logtape", "logtape"),
-    join(dir, "node_modules", "@logtape", "logtape"),
-    {
-      recursive: true,
-    },
-  );
-  return dir;
+  return withLogTape(dir);
 }
 
 /** One HTTP/2 request through ALPN. */
