@@ -174,8 +174,21 @@ describe("docs/deploy.md", () => {
     assert.ok(Number(/^TimeoutStopSec=(\d+)$/m.exec(unit)?.[1]) > graceful);
   });
 
-  test("the Kubernetes Deployment: grace period above the graceful timeout, probes, WEB_CONCURRENCY", () => {
+  test("net.ipv4.tcp_migrate_req=1 for a container: docker run --sysctl, and the kubelet's allow-list", () => {
+    const blocks = [...doc.matchAll(/```\w*\n([\s\S]*?)```/g)].map((m) => m[1] as string).join("\n");
+    assert.match(blocks, /^docker run .*--sysctl net\.ipv4\.tcp_migrate_req=1 /m);
+    assert.match(blocks, /^kubelet --allowed-unsafe-sysctls=net\.ipv4\.tcp_migrate_req$/m);
+    assert.match(blocks, /allowedUnsafeSysctls: \["net\.ipv4\.tcp_migrate_req"\]/);
+  });
+
+  test("the Kubernetes Deployment: grace period above the graceful timeout, probes, WEB_CONCURRENCY, the sysctl", () => {
     const yaml = /```yaml\n([\s\S]*?)```/.exec(doc)?.[1] ?? "";
+    assert.match(yaml, /securityContext:\n\s+sysctls:\n\s+- name: net\.ipv4\.tcp_migrate_req\n\s+value: "1"/);
+    // The probes ask the image's health check path.
+    const healthPath = /HEALTHCHECK_PATH=(\S+)/.exec(
+      dockerfile().filter((s) => s.op === "ARG").map((s) => s.args).join(" "),
+    )?.[1];
+    assert.ok([...yaml.matchAll(/httpGet: \{ path: (\S+),/g)].every((m) => m[1] === healthPath), "probes");
     const graceful = SETTINGS.find((s) => longFlag(s) === "--graceful-timeout")?.default as number;
     assert.ok(Number(/terminationGracePeriodSeconds: (\d+)/.exec(yaml)?.[1]) > graceful);
     assert.match(yaml, /readinessProbe:/);
