@@ -93,11 +93,14 @@ export function startHeartbeat(options: HeartbeatOptions): Heartbeats {
     event.preventDefault();
     failed(event.message || String(event.error ?? "error"));
   });
+  // Posted at once, so the thread beats even if the main loop blocks from
+  // now on; and again when the thread says it listens, since Bun loses a
+  // message that arrives while the thread's module still loads (seen with a
+  // top-level await among its imports). The thread takes the first only.
+  const start: HeartbeatStart = { buffer: watchdog.buffer, ipcPath, pid, intervalMs };
+  thread.postMessage(start);
   thread.addEventListener("message", (event: MessageEvent<ThreadMessage>) => {
     if (event.data?.type === "failed") return failed(event.data.message);
-    // Posted only once the thread listens: a message that arrives while its
-    // module still loads (imports with a top-level await) is lost on Bun.
-    const start: HeartbeatStart = { buffer: watchdog.buffer, ipcPath, pid, intervalMs };
     if (event.data?.type === "listening") thread?.postMessage(start);
   });
   return heartbeats;

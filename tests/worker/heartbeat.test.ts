@@ -77,6 +77,34 @@ describe(`heartbeat (${RUNTIME})`, () => {
     },
   );
 
+  test("the thread beats while the main loop is blocked from the moment it was started", {
+    timeout: 20_000,
+  }, async () => {
+    const messages: Heartbeat[] = [];
+    const server = await IpcServer.open((m) => m.type === "heartbeat" && messages.push(m));
+    try {
+      // Once first: under `deno test` a thread's first start type-checks its module, seconds on a busy machine.
+      const warm = start(server.path);
+      await waitFor("a first heartbeat", () => messages.length > 0, 15_000);
+      warm.heartbeats.stop();
+      messages.length = 0;
+      const { heartbeats } = start(server.path);
+      // Blocked at once (a hang right after boot): the thread must need nothing more from this loop.
+      const BLOCK_MS = 3000;
+      const end = Date.now() + BLOCK_MS;
+      while (Date.now() < end) { /* stuck */ }
+      await waitFor("a heartbeat", () => messages.length > 0, 10_000);
+      // The watchdog is never ticked here: a beat's lag is its age since start().
+      assert.ok(
+        messages.some((m) => m.loopLagMs < BLOCK_MS),
+        `no heartbeat was sent while the loop was blocked: ${messages.map((m) => m.loopLagMs).join(", ")}`,
+      );
+      heartbeats.stop();
+    } finally {
+      server.close();
+    }
+  });
+
   test("a thread module that cannot load: the failure is told, and the main loop beats instead", {
     timeout: 20_000,
   }, async () => {
