@@ -11,13 +11,12 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect } from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { alive, Corral, freePort, ROOT, RUNTIME, stopAll, waitFor } from "../_helpers/corral.ts";
-import { get } from "../_helpers/http.ts";
+import { get, h2get } from "../_helpers/http.ts";
 import {
   type Launcher,
   launcherSkip,
@@ -70,27 +69,6 @@ function denoAppFolder(name: string): string {
   const dir = join(scratch, `deno-app-${name.replace(/\W+/g, "-")}`);
   cpSync(join(ROOT, "tests", "apps", "deno_app"), dir, { recursive: true });
   return withLogTape(dir);
-}
-
-/** One HTTP/2 request through ALPN. */
-function h2get(port: number): Promise<{ status: number; alpn: string | false | undefined; body: string }> {
-  return new Promise((resolve, reject) => {
-    const session = connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
-    session.on("error", reject);
-    const req = session.request({ ":path": "/" });
-    let body = "";
-    let status = 0;
-    req.setEncoding("utf8");
-    req.on("response", (headers) => status = Number(headers[":status"]));
-    req.on("data", (d: string) => body += d);
-    req.on("end", () => {
-      const alpn = session.alpnProtocol;
-      session.close();
-      resolve({ status, alpn, body });
-    });
-    req.on("error", reject);
-    req.end();
-  });
 }
 
 /** Runs `corral ctl ARGS` with the launcher; resolves with its exit code and output. */
