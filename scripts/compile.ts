@@ -34,8 +34,8 @@ const _USAGE = `Usage:
   scripts/compile.ts --runtime deno --emit-entry FILE [--config FILE] APP_MODULE[:NAME]`;
 
 /**
- * The modules corral starts as threads (`new Worker(new URL("./x.ts",
- * import.meta.url))`): neither compiler follows that, so both are told.
+ * The modules corral starts as threads (`new Worker(threadUrl("x.ts"))`,
+ * lib/worker/heartbeat.ts): neither compiler follows that, so both are told.
  */
 export function threadEntries(root: string = ROOT): string[] {
   const found = new Set<string>();
@@ -44,13 +44,8 @@ export function threadEntries(root: string = ROOT): string[] {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path);
       else if (entry.name.endsWith(".ts")) {
-        const text = readFileSync(path, "utf8");
-        for (
-          const m of text.matchAll(
-            /Worker\(\s*new URL\(\s*["'](\.{1,2}\/[^"']+)["']\s*,\s*import\.meta\.url/g,
-          )
-        ) {
-          found.add(resolve(dirname(path), m[1] as string));
+        for (const m of readFileSync(path, "utf8").matchAll(/\bthreadUrl\(\s*["']([^"'/]+)["']/g)) {
+          found.add(join(root, "lib", "worker", m[1] as string));
         }
       }
     }
@@ -70,6 +65,22 @@ export function findTool(name: "bun" | "deno"): string {
   throw new Error(`Cannot find the ${name} executable on PATH or in node_modules/.bin (run npm install)`);
 }
 
+/**
+ * Where `deno compile` keeps the denort runtime it downloads (from
+ * dl.deno.land) and reuses: `$DENO_DIR/dl/release/vVERSION/denort-TARGET.zip`
+ * (Deno's cli/standalone/binary.rs). The path whether or not it is there.
+ */
+export function cachedDenort(
+  deno: string = findTool("deno"),
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string {
+  const version = /deno (\S+)/.exec(spawnSync(deno, ["--version"], { encoding: "utf8" }).stdout ?? "")?.[1];
+  const arch = process.arch === "arm64" ? "aarch64" : "x86_64";
+  const os = process.platform === "darwin" ? "apple-darwin" : "unknown-linux-gnu";
+  const denoDir = env.DENO_DIR || join(env.XDG_CACHE_HOME || join(env.HOME ?? "", ".cache"), "deno");
+  return join(denoDir, "dl", "release", `v${version}`, `denort-${arch}-${os}.zip`);
+}
+
 /** The arguments of `bun build` for the Bun binary. */
 export function bunBuildArgs(output: string, target?: string): string[] {
   return [
@@ -78,6 +89,13 @@ export function bunBuildArgs(output: string, target?: string): string[] {
     // lib/runtime/logtape.ts imports npm: for Deno only; Bun never evaluates it.
     "--external",
     "npm:*",
+    // The thread modules sit at their paths under the root in the binary's
+    // file system, where lib/worker/heartbeat.ts threadUrl() looks for them.
+    "--root",
+    ROOT,
+    // The app's packages: without it the binary resolves no bare specifier
+    // from node_modules at run time ("Cannot find package").
+    "--compile-autoload-package-json",
     ...(target ? [`--target=${target}`] : []),
     "--outfile",
     output,

@@ -10,6 +10,7 @@ import { bunFetch, bunInfoClass, bunRoutes, type BunServing, bunWebSocket } from
 import { SocketRegistry } from "./_websockets.ts";
 import type { Address } from "../address.ts";
 import type { ChildProcess, Handler, Runtime, ServeSpec, Signal, SpawnOptions } from "./types.ts";
+import { importWithDenoConfig } from "./bun_deno_config.ts";
 
 type BunServer = Bun.Server;
 
@@ -168,4 +169,5 @@ export const bunRuntime: Runtime = {
     process.on("exit", listener);
   },
   exit: (code: number) => process.exit(code),
+  importApp: importWithDenoConfig,
 };

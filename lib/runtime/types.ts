@@ -195,4 +195,10 @@ export interface Runtime {
    */
   onExit(listener: () => void): void;
   exit(code: number): never;
+  /**
+   * Imports the app module at `url` after `import()` failed with
+   * `failure`, where this runtime can do better (Bun: an app written for
+   * Deno, bun_deno_config.ts); null when it cannot.
+   */
+  importApp?(url: string, failure: unknown): Promise<Record<string, unknown> | null>;
 }

@@ -7,7 +7,7 @@ import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { AppSpec } from "../config/config.ts";
 import { AppLoadError, describeError } from "../errors.ts";
-import type { ErrorHandler, Handler } from "../runtime/mod.ts";
+import { type ErrorHandler, type Handler, runtime } from "../runtime/mod.ts";
 
 /** What an app module may export: a handler object or a handler function. */
 export type App = Handler | { fetch: Handler };
@@ -141,7 +141,15 @@ export async function loadApp(spec: AppSpec, cwd: string): Promise<LoadedApp> {
   try {
     mod = await import(specifier);
   } catch (err) {
-    throw fail(_importFailure(err), err);
+    // Bun, for an app written for Deno (a deno.json's imports, npm: specifiers).
+    let second: Record<string, unknown> | null;
+    try {
+      second = await runtime.importApp?.(specifier, err) ?? null;
+    } catch (again) {
+      throw fail(_importFailure(again), again);
+    }
+    if (!second) throw fail(_importFailure(err), err);
+    mod = second;
   }
   if (!(spec.exportName in mod) || mod[spec.exportName] === undefined) {
     const names = Object.keys(mod).filter((k) => mod[k] !== undefined);

@@ -11,6 +11,7 @@
 import process from "node:process";
 import type { ServeInfo } from "../runtime/types.ts";
 import { statusOf } from "./front/_responses.ts";
+import type { Heartbeat } from "../ipc.ts";
 
 /**
  * Milliseconds since the epoch, from the monotonic clock: one read of
@@ -164,7 +165,7 @@ export class Watchdog {
       (f[_STATUS + 4] as number)++;
       return;
     }
-    const status = info ? statusOf(response, info) : response?.status ?? 101;
+    const status = info ? statusOf(response, info) : response === undefined ? 101 : response.status;
     if (typeof status !== "number") {
       // The handler returned something that is no Response: the server answers 500.
       (f[_STATUS + 4] as number)++;
@@ -205,5 +206,17 @@ export function readWatchdog(buffer: SharedArrayBuffer, now = clock()): Watchdog
     durationSeconds: f64[_DURATION] ?? 0,
     bytes: f64[_BYTES] ?? 0,
     heapUsed: f64[_HEAP] ?? 0,
+  };
+}
+
+/** The heartbeat of the worker `pid`, read out of its watchdog's buffer now. */
+export function heartbeatOf(buffer: SharedArrayBuffer, pid: number): Heartbeat {
+  const reading = readWatchdog(buffer);
+  return {
+    type: "heartbeat",
+    pid,
+    ...reading,
+    inFlight: reading.inFlight.slice(0, 10),
+    rss: process.memoryUsage.rss(),
   };
 }

@@ -10,7 +10,7 @@ import { formatAddress } from "../address.ts";
 import { CorralError, describeError, ExitCode } from "../errors.ts";
 import { buildFront, type Front } from "./front/mod.ts";
 import { withConnectionClose } from "./front/_responses.ts";
-import type { HeartbeatStart } from "./heartbeat_thread.ts";
+import { startHeartbeat } from "./heartbeat.ts";
 import { loadConfigHooks } from "../config/config_file.ts";
 import { callHook, type Hooks } from "../config/hooks.ts";
 import { IpcClient, type WorkerBoot } from "../ipc.ts";
@@ -212,16 +212,13 @@ export class Worker {
   #startHeartbeat(watchdog: Watchdog): void {
     const timer = setInterval(() => watchdog.tick(), TICK_MS);
     (timer as { unref?: () => void }).unref?.();
-    const thread = new globalThis.Worker(new URL("./heartbeat_thread.ts", import.meta.url).href, {
-      type: "module",
-    });
-    const start: HeartbeatStart = {
-      buffer: watchdog.buffer,
+    startHeartbeat({
+      watchdog,
       ipcPath: this.#boot.ipcPath,
       pid: process.pid,
       intervalMs: heartbeatInterval(this.#boot.settings.timeout),
-    };
-    thread.postMessage(start);
+      send: (message) => this.#ipc.send(message),
+    });
   }
 
   /** USR1: reopen log files. */

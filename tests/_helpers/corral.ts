@@ -73,12 +73,21 @@ export class Corral {
   stdout = "";
   readonly exited: Promise<{ code: number | null; signal: string | null }>;
   exitCode: number | null = null;
+  /** It exited and its output is all read. */
+  #closed = false;
 
   constructor(
     args: string[],
-    options: { cwd?: string; env?: Record<string, string>; script?: string; denoFlags?: string[] } = {},
+    options: {
+      cwd?: string;
+      env?: Readonly<Record<string, string>>;
+      script?: string;
+      denoFlags?: string[];
+      /** The command before corral's arguments (a launcher's); the test runtime running cli.ts by default. */
+      command?: readonly string[];
+    } = {},
   ) {
-    const [cmd, ...rest] = cliCommand(options.script, options.denoFlags);
+    const [cmd, ...rest] = options.command ?? cliCommand(options.script, options.denoFlags);
     this.proc = spawn(cmd as string, [...rest, ...args], {
       cwd: options.cwd ?? ROOT,
       env: { ...process.env, ...options.env },
@@ -94,6 +103,7 @@ export class Corral {
         resolve({ code, signal });
       });
     });
+    this.proc.on("close", () => this.#closed = true);
     running.add(this);
     this.exited.then(() => running.delete(this));
   }
@@ -109,13 +119,17 @@ export class Corral {
 
   /** Waits for a log line matching `pattern`; fails fast if corral exits first. */
   async waitForLog(pattern: RegExp, ms = 15_000): Promise<void> {
-    await waitFor(`log ${pattern} (stderr so far:\n${this.stderr})`, () => {
-      if (pattern.test(this.stderr)) return true;
-      if (this.exitCode !== null || this.proc.signalCode) {
-        throw new Error(`corral exited (${this.exitCode}) before logging ${pattern}:\n${this.stderr}`);
-      }
-      return false;
-    }, ms);
+    // waitFor takes a throwing check for "not yet": the end of the output ends the wait instead.
+    await waitFor(
+      `log ${pattern} (stderr so far:\n${this.stderr})`,
+      () => pattern.test(this.stderr) || this.#closed,
+      ms,
+    );
+    if (!pattern.test(this.stderr)) {
+      throw new Error(
+        `corral exited (${this.exitCode ?? this.proc.signalCode}) before logging ${pattern}:\n${this.stderr}`,
+      );
+    }
   }
 
   /** Waits until every worker is serving. */

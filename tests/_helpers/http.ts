@@ -1,6 +1,7 @@
 /** One HTTP request on a fresh connection (no keep-alive pool), bounded in time. */
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { connect as http2Connect } from "node:http2";
 import { connect } from "node:net";
 
 export interface Reply {
@@ -108,5 +109,28 @@ export function rawRequest(
       resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(out)?.[1] ?? 0), body });
     });
     socket.write(text);
+  });
+}
+
+/** One HTTP/2 request through ALPN. */
+export function h2get(
+  port: number,
+): Promise<{ status: number; alpn: string | false | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    const session = http2Connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
+    session.on("error", reject);
+    const req = session.request({ ":path": "/" });
+    let body = "";
+    let status = 0;
+    req.setEncoding("utf8");
+    req.on("response", (headers) => status = Number(headers[":status"]));
+    req.on("data", (d: string) => body += d);
+    req.on("end", () => {
+      const alpn = session.alpnProtocol;
+      session.close();
+      resolve({ status, alpn, body });
+    });
+    req.on("error", reject);
+    req.end();
   });
 }

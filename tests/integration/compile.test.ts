@@ -2,13 +2,14 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import process from "node:process";
-import { denoEntry, findTool, threadEntries } from "../../scripts/compile.ts";
+import { cachedDenort, denoEntry, findTool, threadEntries } from "../../scripts/compile.ts";
 import { alive, cliCommand, freePort, ROOT, RUNTIME, waitFor } from "../_helpers/corral.ts";
 import { get } from "../_helpers/http.ts";
+import { freshDenoDir } from "../_helpers/launchers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "corral-compile-test-"));
 const started: ChildProcess[] = [];
@@ -95,16 +96,16 @@ describe(`scripts/compile.ts (${RUNTIME})`, () => {
   });
 
   const bun = tool("bun");
-  test("--runtime bun: one binary that loads any app at run time and spawns itself as its workers", {
+  // What the binary serves, and how, is the launcher matrix's (launchers.test.ts).
+  test("--runtime bun: one binary, which names itself", {
     ...T,
     skip: bun ? false : "no bun executable on PATH or in node_modules/.bin (run npm install)",
-  }, async () => {
+  }, () => {
     const binary = join(dir, "corral-bun");
     const built = compile(["--runtime", "bun", "--output", binary]);
     assert.equal(built.status, 0, built.stderr);
     const version = spawnSync(binary, ["--version"], { encoding: "utf8" });
     assert.match(version.stdout, /^corral \d+\.\d+\.\d+ \(bun /);
-    await serveAndStop(binary, ["-c", "tests/apps/ship_config.ts", "tests/apps/ship_hello.ts"]);
   });
 
   test("--runtime bun refuses an APP_MODULE: that binary takes it at run time", () => {
@@ -143,11 +144,14 @@ describe(`scripts/compile.ts (${RUNTIME})`, () => {
     assert.equal(await corral.exited, 0, corral.stderr);
   });
 
-  const denort = process.env.DENORT_BIN ?? "";
-  const denoCompile = deno && (denort !== "" || process.env.CORRAL_TEST_DENO_COMPILE === "1");
+  // deno compile runs where it has denort: DENORT_BIN, or the copy a
+  // former deno compile downloaded into the cache.
+  const cached = deno ? cachedDenort(deno) : "";
+  const denoCompile = deno &&
+    (process.env.DENORT_BIN || existsSync(cached) || process.env.CORRAL_TEST_DENO_COMPILE === "1");
   const DENORT_SKIP = "deno compile needs the denort runtime, which it downloads from dl.deno.land, " +
-    "out of this machine's reach: set DENORT_BIN=/path/to/denort (or CORRAL_TEST_DENO_COMPILE=1 where " +
-    "the network allows) to run this test";
+    `out of this machine's reach, and none is cached at ${cached}: set DENORT_BIN=/path/to/denort ` +
+    "(or CORRAL_TEST_DENO_COMPILE=1 where the network allows) to run this test";
   // Deno's node:test reports a skipped test without its reason: say it here too.
   if (deno && !denoCompile) console.error(`SKIP deno compile test: ${DENORT_SKIP}`);
   test("--runtime deno: deno compile builds a binary with the app built in, which serves", {
@@ -166,6 +170,31 @@ describe(`scripts/compile.ts (${RUNTIME})`, () => {
     ]);
     assert.equal(built.status, 0, built.stderr);
     await serveAndStop(binary, []);
+  });
+
+  test("--runtime deno: deno compile takes a cached denort from where the test looks for one", {
+    ...T,
+    skip: deno ? false : "no deno executable",
+  }, () => {
+    // A fresh DENO_DIR whose cached denort is not a zip: deno compile reads
+    // it (and fails to unpack it) instead of going to download one.
+    const denoDir = freshDenoDir(dir);
+    const path = cachedDenort(deno as string, { ...process.env, DENO_DIR: denoDir });
+    assert.ok(path.startsWith(denoDir), path);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, "not a zip");
+    const { DENORT_BIN: _, ...rest } = process.env;
+    const r = spawnSync(cliCommand("scripts/compile.ts")[0] as string, [
+      ...cliCommand("scripts/compile.ts").slice(1),
+      "--runtime",
+      "deno",
+      "--output",
+      join(dir, "never-2"),
+      "tests/apps/ship_hello.ts",
+    ], { cwd: ROOT, env: { ...rest, DENO_DIR: denoDir }, encoding: "utf8", timeout: 110_000 });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /Failed to unpack archive/);
+    assert.doesNotMatch(r.stderr, /dl\.deno\.land|Download/);
   });
 
   test("--runtime deno: deno compile resolves everything it embeds, up to the denort download", {

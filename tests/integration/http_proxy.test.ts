@@ -3,9 +3,8 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { request } from "node:http";
-import { connect } from "node:http2";
 import { Corral, freePort, FRONT_APP, RUNTIME, startOnFreePort, stopAll } from "../_helpers/corral.ts";
-import { get } from "../_helpers/http.ts";
+import { get, h2get } from "../_helpers/http.ts";
 
 after(stopAll);
 const T = { timeout: 30_000 };
@@ -139,26 +138,6 @@ describe(`request bodies through the front (${RUNTIME})`, () => {
     },
   );
 });
-
-function h2get(port: number): Promise<{ status: number; alpn: string | false | undefined; body: string }> {
-  return new Promise((resolve, reject) => {
-    const session = connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
-    session.on("error", reject);
-    const req = session.request({ ":path": "/" });
-    let body = "";
-    let status = 0;
-    req.setEncoding("utf8");
-    req.on("response", (headers) => status = Number(headers[":status"]));
-    req.on("data", (d: string) => body += d);
-    req.on("end", () => {
-      const alpn = session.alpnProtocol;
-      session.close();
-      resolve({ status, alpn, body });
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 function curl(args: string[]): Promise<string | null> {
   return new Promise((resolve) => {

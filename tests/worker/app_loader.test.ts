@@ -1,6 +1,6 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -256,5 +256,46 @@ describe("toApp", () => {
       "The app's export sets idleTimeout: 10, which corral ignores: it is decided by --keep-alive",
     ]);
     assert.deepEqual(ownedKeyWarnings({ fetch: () => new Response("") }), []);
+  });
+});
+
+describe("an app written for Deno, loaded on Bun (lib/runtime/bun_deno_config.ts)", () => {
+  const IS_BUN = "Bun" in globalThis;
+  const skip = IS_BUN ? false : "Deno resolves a deno.json's imports and npm: specifiers itself";
+  const copy = (withPackages: boolean) => {
+    const dir = mkdtempSync(join(tmpdir(), "corral-deno-app-"));
+    const root = fileURLToPath(import.meta.resolve("../../"));
+    cpSync(join(root, "tests", "apps", "deno_app"), dir, { recursive: true });
+    if (withPackages) {
+      cpSync(join(root, "node_modules", "@logtape"), join(dir, "node_modules", "@logtape"), {
+        recursive: true,
+      });
+    }
+    return dir;
+  };
+
+  test("its deno.jsonc's imports and npm: specifiers resolve to its node_modules", { skip }, async () => {
+    const dir = copy(true);
+    try {
+      const reply = JSON.parse(await body(await loadApp({ module: "app.ts", exportName: "default" }, dir)));
+      assert.equal(reply.greeting, "hello from a Deno app");
+      assert.deepEqual(reply.logtape, ["function", "function"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a package missing from node_modules fails naming it and what asked for it", { skip }, async () => {
+    const dir = copy(false);
+    try {
+      const err = await loadFailure("app.ts", "default", dir);
+      assert.match(
+        err.message,
+        /Cannot find package "@logtape\/logtape" for "(logtape|npm:@logtape\/logtape@2\.4\.2)"/,
+      );
+      assert.match(err.message, /install it \(deno install with a node_modules folder, or npm install\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -148,7 +148,7 @@ export function withAccessLog(
     const record: _Record = {
       request,
       info,
-      remoteAddr: peer ? info.remoteAddr : undefined,
+      remoteAddr: peer ? _peer(info) : undefined,
       response: null,
       ms: timed ? performance.now() : 0,
       time: 0,
@@ -167,6 +167,16 @@ export function withAccessLog(
       ? _logWhenDone(result, log, record, timed, onError)
       : _logNow(log, record, timed, result);
   };
+}
+
+/** The client, read before the app runs (an upgrade may close what it is read from); guarded. */
+function _peer(info: ServeInfo): ServeInfo["remoteAddr"] | undefined {
+  try {
+    return info.remoteAddr;
+  } catch (err) {
+    frontFailed("access log", err);
+    return undefined;
+  }
 }
 
 /** An {@link AccessRecord} being filled in: `ms` holds the start until the response. */
