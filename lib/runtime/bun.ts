@@ -4,7 +4,7 @@ import process from "node:process";
 import { lines } from "./_lines.ts";
 import { bindError } from "./_bind_error.ts";
 import type { LibcCalls } from "./_libc.ts";
-import { hasUnreadInput, startIdleCloser } from "./_sockets.ts";
+import { detachListeners, hasUnreadInput, startIdleCloser, tcpMigrateReq } from "./_sockets.ts";
 import { openLibc } from "./datagram_bun.ts";
 import { bunFetch, bunInfoClass, bunRoutes, type BunServing, bunWebSocket } from "./_bun_server.ts";
 import { SocketRegistry } from "./_websockets.ts";
@@ -136,11 +136,27 @@ function _serve(spec: ServeSpec) {
         return server.stop(false);
       },
       ...(address.transport === "tcp" && process.platform === "linux"
-        ? { unreadInput: () => _unread(listening) }
+        ? { unreadInput: () => _unread(listening), detach: () => _detach(listening) }
         : {}),
     };
   } catch (err) {
     throw bindError(address, tls !== null, err);
+  }
+}
+
+/**
+ * Detaches the listeners on `port` (runtime/_sockets.ts): stop(false) would
+ * close the connections it has accepted and not read yet, and new ones would
+ * keep coming to a draining worker. Only with tcp_migrate_req=1, as on Deno;
+ * false when not done.
+ */
+function _detach(port: number | undefined): boolean {
+  const libc = port !== undefined && tcpMigrateReq() === 1 ? _socketCalls() : null;
+  if (libc === null || port === undefined) return false;
+  try {
+    return detachListeners(libc, port) > 0;
+  } catch {
+    return false;
   }
 }
 

@@ -28,11 +28,18 @@ const ORPHAN_GRACE_MS = 1000;
  * with no request in progress, even when the client's next request already
  * sits unread in the socket: that request would be lost. After
  * `Connection: close` a client stops reusing the connection, so by the time
- * the servers stop, busy keep-alive connections are gone. Where the runtime
- * needs it (Deno), the listeners are detached first, so that no new
- * connection arrives only to be closed unread (docs/RELIABILITY.md).
+ * the servers stop, busy keep-alive connections are gone. Where it can be
+ * done (Linux with tcp_migrate_req=1, both runtimes), the listeners are
+ * detached first, so that no new connection arrives only to be closed
+ * unread (docs/RELIABILITY.md).
  */
 const DRAIN_MS = 1000;
+/**
+ * With its listeners detached no new connection comes: the drain may go on
+ * longer, until the connections it has are quiet (a worker short of CPU
+ * reads their last requests late).
+ */
+const DRAIN_DETACHED_MS = 10_000;
 /** The drain ends sooner once no request has come for this long. */
 const DRAIN_QUIET_MS = 100;
 /**
@@ -296,7 +303,9 @@ export class Worker {
       // New connections go to the other workers from now on; this one's are drained.
       const detached = this.#servers.map((s) => s.detach?.() ?? false).filter(Boolean).length;
       if (detached > 0) this.#log.debug("Listeners detached: {n}", { n: detached });
-      await this.#drain(Math.min(DRAIN_MS, timeoutMs / 2));
+      // Detached, only the connections it has can bring requests: it drains until they are quiet.
+      const cap = detached === this.#servers.length ? DRAIN_DETACHED_MS : DRAIN_MS;
+      await this.#drain(Math.min(cap, timeoutMs / 2));
     }
     const closer = this.#closeWebSocketsAt(stopAt + timeoutMs - Math.min(WS_CLOSE_MARGIN_MS, timeoutMs / 10));
     await Promise.allSettled(this.#servers.map((s) => s.shutdown()));
