@@ -161,8 +161,9 @@ function _detach(port: number | undefined): boolean {
 }
 
 function _unread(port: number | undefined): boolean {
+  const libc = port === undefined ? null : _socketCalls();
   try {
-    return port !== undefined && hasUnreadInput(port);
+    return libc !== null && hasUnreadInput(libc, port as number);
   } catch {
     return false;
   }

@@ -131,15 +131,9 @@ function _socketCalls(): LibcCalls | null {
   return _libc;
 }
 
-/** Whether /proc may be read (runtime/_sockets.ts): Linux, and under -A or --allow-read=/proc. */
-function _procReadable(): boolean {
-  return Deno.build.os === "linux" &&
-    Deno.permissions.querySync({ name: "read", path: "/proc" }).state === "granted";
-}
-
-function _unread(port: number): boolean {
+function _unread(libc: LibcCalls, port: number): boolean {
   try {
-    return hasUnreadInput(port);
+    return hasUnreadInput(libc, port);
   } catch {
     return false;
   }
@@ -227,7 +221,9 @@ function _serve(spec: ServeSpec) {
       },
       detach: () => address.transport === "tcp" && _detach(addr),
       finished: server.finished,
-      ...(address.transport === "tcp" && _procReadable() ? { unreadInput: () => _unread(addr.port) } : {}),
+      ...(address.transport === "tcp" && _socketCalls()
+        ? { unreadInput: () => _unread(_socketCalls() as LibcCalls, addr.port) }
+        : {}),
     };
   } catch (err) {
     throw bindError(address, tls !== null, err);

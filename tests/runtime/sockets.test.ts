@@ -1,12 +1,10 @@
 /** Finding a process's own listening sockets, for detaching them (lib/runtime/_sockets.ts). Linux. */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import process from "node:process";
-import { hasUnreadInput, isIdle, listeningFds, listeningInodes } from "../../lib/runtime/_sockets.ts";
+import { hasUnreadInput, isIdle, listeningFds } from "../../lib/runtime/_sockets.ts";
+import type { LibcCalls } from "../../lib/runtime/_libc.ts";
 import { RUNTIME, waitFor } from "../_helpers/corral.ts";
 
 const LINUX = { skip: process.platform !== "linux" ? "needs Linux's /proc" : false };
@@ -43,37 +41,30 @@ describe("idle connections (--keep-alive)", () => {
   });
 });
 
-describe(`detaching listeners (${RUNTIME})`, () => {
-  test("only sockets in LISTEN state on the port are picked out of /proc/net/tcp", () => {
-    const dir = mkdtempSync(join(tmpdir(), "corral-detach-"));
-    try {
-      const table = join(dir, "tcp");
-      writeFileSync(
-        table,
-        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" +
-          // 127.0.0.1:8000 listening, inode 111
-          "   0: 0100007F:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 111 1\n" +
-          // a connection to port 8000 (established): not a listener
-          "   1: 0100007F:1F40 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 222 1\n" +
-          // another port listening
-          "   2: 00000000:1F41 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 333 1\n",
-      );
-      assert.deepEqual([...listeningInodes(8000, [table, join(dir, "missing")])], ["111"]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+/** libc as the runtime seam opens it. */
+async function libc(): Promise<LibcCalls> {
+  const { openLibc } = "Bun" in globalThis
+    ? await import("../../lib/runtime/datagram_bun.ts")
+    : await import("../../lib/runtime/datagram_deno.ts");
+  return openLibc();
+}
 
+describe(`detaching listeners (${RUNTIME})`, () => {
   test("this process's listener on a port is found, and nothing once it is closed", LINUX, async () => {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const port = (server.address() as { port: number }).port;
     try {
-      assert.equal(listeningFds(port).length, 1);
+      const calls = await libc();
+      assert.equal(listeningFds(calls, port).length, 1);
+      const client = (await import("node:net")).connect(port, "127.0.0.1");
+      await new Promise((r) => client.once("connect", r));
+      assert.equal(listeningFds(calls, port).length, 1, "its accepted connection is no listener");
+      client.destroy();
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
-    assert.deepEqual(listeningFds(port), []);
+    assert.deepEqual(listeningFds(await libc(), port), []);
   });
 });
 
@@ -88,17 +79,19 @@ describe("unread input (a draining worker's last check)", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
     const port = (server.address() as { port: number }).port;
     const client = connect(port, "127.0.0.1");
+    const calls = await libc();
+    const unread = (p: number) => hasUnreadInput(calls, p);
     try {
       await new Promise<void>((r) => client.once("connect", () => r()));
-      assert.equal(hasUnreadInput(port), false, "connected, nothing sent");
+      assert.equal(unread(port), false, "connected, nothing sent");
       client.write("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
-      await waitFor("the kernel to queue the bytes", () => hasUnreadInput(port), 5000);
+      await waitFor("the kernel to queue the bytes", () => unread(port), 5000);
       const [socket] = accepted;
       const read = new Promise<void>((r) => socket?.once("data", () => r()));
       socket?.resume();
       await read;
-      await waitFor("the queue to empty once read", () => !hasUnreadInput(port), 5000);
-      assert.equal(hasUnreadInput(port + 1 === 65536 ? 1 : port + 1), false, "another port");
+      await waitFor("the queue to empty once read", () => !unread(port), 5000);
+      assert.equal(unread(port + 1 === 65536 ? 1 : port + 1), false, "another port");
     } finally {
       client.destroy();
       for (const s of accepted) s.destroy();
