@@ -35,6 +35,7 @@ export const USAGE = `Usage: scripts/stress/main.ts [OPTIONS]
   -v, --verbose                print each scenario's events and failures in time order
       --reloads N              reloads: how many HUPs (default 1000; --quick: 100)
       --corral-log PREFIX      write each run's corral log to PREFIX-SCENARIO-RUNTIME.log
+      --corral-args "ARGS"     more corral flags, e.g. "--log-level debug --log-format json"
   -h, --help
 
 Scenarios:
@@ -63,6 +64,8 @@ export interface Options {
   readonly reloads: number;
   /** Where to write each run's corral log, or null. */
   readonly corralLog: string | null;
+  /** More corral flags. */
+  readonly corralArgs: readonly string[];
 }
 
 /** A flag with a bad value; parseArgs throws TypeError for unknown flags. */
@@ -109,6 +112,7 @@ export function parseOptions(args: string[]): Options | "help" {
       seed: { type: "string" },
       seconds: { type: "string" },
       "corral-log": { type: "string" },
+      "corral-args": { type: "string" },
       reloads: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -138,6 +142,7 @@ export function parseOptions(args: string[]): Options | "help" {
     seed: _count(v.seed, Math.floor(Math.random() * 2 ** 31), "--seed", 0),
     seconds: _count(v.seconds, v.quick ? 8 : 20, "--seconds", 1),
     corralLog: v["corral-log"] ?? null,
+    corralArgs: (v["corral-args"] ?? "").split(/\s+/).filter(Boolean),
     reloads: _count(v.reloads, v.quick ? 100 : 1000, "--reloads", 1),
   };
 }

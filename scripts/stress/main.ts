@@ -91,9 +91,14 @@ async function runScenario(scenario: Scenario, runtime: RuntimeName, migrateReq:
   const port = await freePort();
   const perWorker = opts.rate > 0 ? (opts.rate * MODES.length) / opts.workers : UNPACED_RATE;
   const args = ["-w", String(opts.workers), "-b", `127.0.0.1:${port}`, "--graceful-timeout", "10"];
-  const corral = new Corral(runtimeCommand(runtime), [...args, ...scenario.args(perWorker), APP], opts.root, {
-    STRESS_DELAY_MS: String(opts.delayMs),
-  });
+  const corral = new Corral(
+    runtimeCommand(runtime),
+    [...args, ...scenario.args(perWorker), ...opts.corralArgs, APP],
+    opts.root,
+    {
+      STRESS_DELAY_MS: String(opts.delayMs),
+    },
+  );
   const marks: Mark[] = [];
   let loads: Load[] = [];
   let outcome: Outcome | undefined;
@@ -103,6 +108,8 @@ async function runScenario(scenario: Scenario, runtime: RuntimeName, migrateReq:
     const origin = performance.now();
     loads = MODES.map((mode) => Load.start({ port, mode, clients: opts.clients, rate: opts.rate, origin }));
     const mark = (event: string) => void marks.push({ at: performance.now() - origin, event });
+    // The timeline's 0, on the wall clock, to line it up with corral's log (--log-format json has ms).
+    mark(`load started at ${new Date(performance.timeOrigin + origin).toISOString()}`);
     const { workers, quick, seed, seconds, reloads } = opts;
     const ctx: Context = { corral, loads, workers, quick, mark, port, seed, seconds, reloads };
     // Every worker answers before the event: the load is spread and steady.
