@@ -4,7 +4,7 @@ import process from "node:process";
 import { lines } from "./_lines.ts";
 import { bindError } from "./_bind_error.ts";
 import type { LibcCalls } from "./_libc.ts";
-import { startIdleCloser } from "./_sockets.ts";
+import { markInfoUpgraded, startConnectionWatcher, watchOptions } from "./_watcher.ts";
 import { openLibc } from "./datagram_bun.ts";
 import type {
   ChildProcess,
@@ -74,14 +74,19 @@ function _spawn(argv: string[], options: SpawnOptions = {}): ChildProcess {
 }
 
 let _libc: LibcCalls | null | undefined;
+let _libcProblem: string | null = null;
 
-/** libc for runtime/_sockets.ts, or null off Linux or when it cannot be opened. */
+/** libc for runtime/_watcher.ts, or null off Linux or when it cannot be opened. */
 function _socketCalls(): LibcCalls | null {
   if (_libc !== undefined) return _libc;
-  try {
-    _libc = process.platform === "linux" ? openLibc() : null;
-  } catch {
-    _libc = null;
+  _libc = null;
+  if (process.platform !== "linux") _libcProblem = `not on Linux (${process.platform})`;
+  else {
+    try {
+      _libc = openLibc();
+    } catch (err) {
+      _libcProblem = `libc cannot be opened: ${err instanceof Error ? err.message : String(err)}`;
+    }
   }
   return _libc;
 }
@@ -97,7 +102,8 @@ function _serve(spec: ServeSpec) {
       ...(tls ? { tls: { cert: tls.cert, key: tls.key }, http2: true } : {}),
       // Bun's own idle timeout also cuts a request the app takes longer than
       // it to answer (measured: a 13 s request cut at 8 s with 5): off, and
-      // --keep-alive is enforced from runtime/_sockets.ts instead.
+      // --keep-alive and the slow-client timeouts are enforced from
+      // runtime/_watcher.ts instead.
       idleTimeout: 0,
       // No cap of Bun's own (128 MiB by default): --limit-request-body is
       // corral's front's, the same on both runtimes.
@@ -106,13 +112,12 @@ function _serve(spec: ServeSpec) {
       fetch: (request: Request, srv: BunServer) => handler(request, new _Info(request, srv)),
       error: spec.onError,
     });
-    const libc = address.transport === "tcp" && spec.idleTimeout ? _socketCalls() : null;
-    const stopIdle = libc && spec.idleTimeout && server.port
-      ? startIdleCloser(libc, server.port, spec.idleTimeout, spec.inFlight ?? (() => 0))
-      : null;
+    const watch = address.transport === "tcp" && server.port ? watchOptions(spec, server.port) : null;
+    const libc = watch ? _socketCalls() : null;
+    const stopWatching = libc && watch ? startConnectionWatcher(libc, watch) : null;
     return {
       shutdown: () => {
-        stopIdle?.();
+        stopWatching?.();
         return server.stop(false);
       },
     };
@@ -129,6 +134,8 @@ export const bunRuntime: Runtime = {
   selfCommand: _selfCommand,
   spawn: _spawn,
   serve: _serve,
+  markUpgraded: markInfoUpgraded,
+  connectionWatchProblem: () => _socketCalls() === null ? _libcProblem : null,
   onSignal(signal: Signal, listener: () => void) {
     process.on(signal, listener);
   },

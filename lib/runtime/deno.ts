@@ -1,7 +1,8 @@
 /** The Deno side of the runtime seam. */
 import { lines } from "./_lines.ts";
 import { bindError } from "./_bind_error.ts";
-import { detachListeners, startIdleCloser, tcpMigrateReq } from "./_sockets.ts";
+import { detachListeners, tcpMigrateReq } from "./_sockets.ts";
+import { markInfoUpgraded, startConnectionWatcher, watchOptions } from "./_watcher.ts";
 import type { LibcCalls } from "./_libc.ts";
 import { openLibc } from "./datagram_deno.ts";
 import type {
@@ -110,20 +111,26 @@ function _spawn(argv: string[], options: SpawnOptions = {}): ChildProcess {
 }
 
 let _libc: LibcCalls | null | undefined;
+let _libcProblem: string | null = null;
 
 /**
- * libc for runtime/_sockets.ts, or null where it cannot be used: off Linux,
- * or without --allow-ffi and reading /proc (`-A` has both).
+ * libc for runtime/_sockets.ts and _watcher.ts, or null where it cannot be
+ * used: off Linux, or without --allow-ffi and reading /proc (`-A` has both).
  */
 function _socketCalls(): LibcCalls | null {
   if (_libc !== undefined) return _libc;
-  const allowed = Deno.build.os === "linux" &&
-    Deno.permissions.querySync({ name: "ffi" }).state === "granted" &&
-    Deno.permissions.querySync({ name: "read", path: "/proc" }).state === "granted";
-  try {
-    _libc = allowed ? openLibc() : null;
-  } catch {
-    _libc = null;
+  _libc = null;
+  if (Deno.build.os !== "linux") _libcProblem = `not on Linux (${Deno.build.os})`;
+  else if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+    _libcProblem = "--allow-ffi is not granted";
+  } else if (Deno.permissions.querySync({ name: "read", path: "/proc" }).state !== "granted") {
+    _libcProblem = "reading /proc is not allowed (--allow-read=/proc)";
+  } else {
+    try {
+      _libc = openLibc();
+    } catch (err) {
+      _libcProblem = `libc cannot be opened: ${err instanceof Error ? err.message : String(err)}`;
+    }
   }
   return _libc;
 }
@@ -162,14 +169,13 @@ function _serve(spec: ServeSpec) {
         ...(tls ? { cert: tls.cert, key: tls.key } : {}),
       }, handler);
     const addr = server.addr as Deno.NetAddr;
-    // --keep-alive: Deno 2.9's server has no idle timeout (runtime/_sockets.ts).
-    const libc = address.transport === "tcp" && spec.idleTimeout ? _socketCalls() : null;
-    const stopIdle = libc && spec.idleTimeout
-      ? startIdleCloser(libc, addr.port, spec.idleTimeout, spec.inFlight ?? (() => 0))
-      : null;
+    // Deno 2.9's server has no idle or request timeouts (runtime/_watcher.ts).
+    const watch = address.transport === "tcp" ? watchOptions(spec, addr.port) : null;
+    const libc = watch ? _socketCalls() : null;
+    const stopWatching = libc && watch ? startConnectionWatcher(libc, watch) : null;
     return {
       shutdown: () => {
-        stopIdle?.();
+        stopWatching?.();
         return server.shutdown();
       },
       detach: () => address.transport === "tcp" && _detach(addr),
@@ -187,6 +193,8 @@ export const denoRuntime: Runtime = {
   selfCommand: _selfCommand,
   spawn: _spawn,
   serve: _serve,
+  markUpgraded: markInfoUpgraded,
+  connectionWatchProblem: () => _socketCalls() === null ? _libcProblem : null,
   onSignal(signal: Signal, listener: () => void) {
     Deno.addSignalListener(signal as Deno.Signal, listener);
   },

@@ -6,42 +6,10 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { isIdle, listeningFds, listeningInodes } from "../../lib/runtime/_sockets.ts";
+import { listeningFds, listeningInodes } from "../../lib/runtime/_sockets.ts";
 import { RUNTIME } from "../_helpers/corral.ts";
 
 const LINUX = { skip: process.platform !== "linux" ? "needs Linux's /proc" : false };
-
-describe("idle connections (--keep-alive)", () => {
-  const quiet = (sentMs: number, receivedMs: number, everSent = true, everReceived = true) => ({
-    sentMs,
-    receivedMs,
-    everSent,
-    everReceived,
-  });
-
-  test("waiting for the client since the last answer: idle once that is old enough", () => {
-    assert.equal(isIdle(quiet(1200, 1210), 1000, false), true);
-    assert.equal(isIdle(quiet(900, 910), 1000, false), false);
-  });
-
-  test("a request received after the last answer is in progress: never idle", () => {
-    assert.equal(isIdle(quiet(5000, 4000), 1000, false), false);
-    assert.equal(
-      isIdle(quiet(5000, 5000, false, true), 1000, false),
-      false,
-      "its first request, nothing sent yet",
-    );
-  });
-
-  test("a connection that never sent anything is idle from the start", () => {
-    assert.equal(isIdle(quiet(1500, 1500, false, false), 1000, true), true);
-  });
-
-  test("a tie of the kernel's clock is idle only with nothing in flight", () => {
-    assert.equal(isIdle(quiet(1500, 1500), 1000, false), true);
-    assert.equal(isIdle(quiet(1500, 1500), 1000, true), false);
-  });
-});
 
 describe(`detaching listeners (${RUNTIME})`, () => {
   test("only sockets in LISTEN state on the port are picked out of /proc/net/tcp", () => {
