@@ -10,7 +10,7 @@ import type { AppSpec } from "../config/config.ts";
 import { CorralError, describeError, ExitCode } from "../errors.ts";
 import { callHook, type Hooks } from "../config/hooks.ts";
 import { IpcServer, type WorkerBoot, type WorkerMessage } from "../ipc.ts";
-import { checkPlatform, Listeners, migrateWarning } from "./listeners.ts";
+import { checkPlatform, connectionWatchWarning, Listeners, migrateWarning } from "./listeners.ts";
 import { Metrics, type Status, type WorkerView } from "./metrics.ts";
 import {
   type ControlReply,
@@ -160,8 +160,9 @@ export class Arbiter implements OperationsSource {
       this.#log.info("Listening at: {where} ({pid})", { where, pid: process.pid });
     }
     this.#log.info("Using {n}", { n: _plural(this.#numWorkers, "worker") });
-    const warning = migrateWarning(s);
-    if (warning) this.#log.warning("{warning}", { warning });
+    for (const warning of [migrateWarning(s), connectionWatchWarning(s, this.#rt.connectionWatchProblem())]) {
+      if (warning) this.#log.warning("{warning}", { warning });
+    }
     if (s.timeout > 0) {
       const every = Math.min(1000, Math.max(100, s.timeout * 250));
       this.#murderTimer = setInterval(() => this.#push({ kind: "wakeup" }), every);

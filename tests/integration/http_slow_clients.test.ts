@@ -7,7 +7,7 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import { connect, type Socket } from "node:net";
-import { RUNTIME, startOnFreePort, stopAll, waitFor } from "../_helpers/corral.ts";
+import { Corral, freePort, RUNTIME, startOnFreePort, stopAll, waitFor } from "../_helpers/corral.ts";
 import { get, sendingAll } from "../_helpers/http.ts";
 
 after(stopAll);
@@ -112,4 +112,29 @@ describe(`slow clients (${RUNTIME})`, () => {
     c.kill("SIGTERM");
     await c.exit();
   });
+
+  test(
+    "without --allow-ffi, Deno's master warns once that the timeouts cannot be enforced",
+    { ...T, skip: RUNTIME !== "deno" && "Deno permissions only exist on Deno" },
+    async () => {
+      const port = await freePort();
+      const flags = [
+        "--allow-net",
+        "--allow-read",
+        "--allow-env",
+        "--allow-run",
+        "--allow-write",
+        "--allow-sys",
+      ];
+      const c = new Corral(["-w", "2", "-b", `127.0.0.1:${port}`, "tests/apps/pid.ts"], { denoFlags: flags });
+      await c.ready();
+      const warnings = c.stderr.match(
+        /--keep-alive, --header-timeout, --body-timeout cannot be enforced: .*/g,
+      );
+      assert.deepEqual(warnings?.length, 1, c.stderr);
+      assert.match(warnings?.[0] ?? "", /--allow-ffi is not granted/);
+      c.kill("SIGTERM");
+      await c.exit();
+    },
+  );
 });
