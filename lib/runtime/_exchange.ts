@@ -38,8 +38,11 @@ export interface SlowLimits {
 
 /** What a watcher remembers of one connection between two looks. */
 export interface Exchange {
-  /** The peer, as runtime/_tcp_info.ts keys it: a descriptor reused by a new connection has another. */
+  /** The local port (which server) and the peer, as runtime/_tcp_info.ts keys it. */
+  readonly port: number;
   readonly peer: string;
+  /** When the connection began (the watcher's clock), where the kernel tells: before it first sent. */
+  readonly born: number | null;
   /** tcpi_bytes_received and tcpi_bytes_acked at the last look. */
   received: number;
   acked: number;
@@ -61,10 +64,13 @@ function _begin(ex: Exchange, since: number, base: number): void {
   ex.atApp = false;
 }
 
-/** A connection seen for the first time (or its descriptor reused by a new one). */
-function _first(info: TcpInfo, peer: string, now: number): Exchange {
+/** A connection seen for the first time at `now` (milliseconds): accepted on `port`, from `peer`. */
+export function newExchange(info: TcpInfo, port: number, peer: string, now: number): Exchange {
   const ex: Exchange = {
+    port,
     peer,
+    // Nothing ever sent: tcpi_last_data_sent is the connection's age.
+    born: info.everSent ? null : now - info.sentMs,
     received: info.bytesReceived,
     acked: info.bytesAcked,
     receiving: false,
@@ -74,8 +80,8 @@ function _first(info: TcpInfo, peer: string, now: number): Exchange {
     upgraded: false,
   };
   if (info.sending) return ex;
-  // Nothing ever sent: the exchange began at accept, and tcpi_last_data_sent is the connection's age.
-  if (!info.everSent) _begin(ex, now - info.sentMs, 0);
+  // Nothing ever sent: the exchange began at accept.
+  if (ex.born !== null) _begin(ex, ex.born, 0);
   // Data received after the last sent: counted from the last byte (the most the kernel proves), every byte in.
   else if (info.everReceived && info.receivedMs < info.sentMs) {
     _begin(ex, now - info.receivedMs, 0);
@@ -84,17 +90,20 @@ function _first(info: TcpInfo, peer: string, now: number): Exchange {
 }
 
 /**
- * Updates what is known of a connection with a new look at `now`
- * (milliseconds); returns the record to keep (a new one for a new
- * connection on a reused descriptor).
+ * Whether `info` can be the connection `ex` followed, seen again at `now`:
+ * its counters never go back, and a connection that has not sent yet
+ * began when it did. A descriptor closed and reused between two looks
+ * fails this but for coincidences, which the watcher rules out by checking
+ * the port and the peer before it closes anything.
  */
-export function track(prev: Exchange | undefined, info: TcpInfo, peer: string, now: number): Exchange {
-  if (
-    prev === undefined || prev.peer !== peer || info.bytesReceived < prev.received ||
-    info.bytesAcked < prev.acked
-  ) {
-    return _first(info, peer, now);
-  }
+export function sameConnection(ex: Exchange, info: TcpInfo, now: number): boolean {
+  if (info.bytesReceived < ex.received || info.bytesAcked < ex.acked) return false;
+  // The kernel's clock ticks every few milliseconds; ours and its drift apart far slower than this.
+  return info.everSent || ex.born === null || Math.abs(now - info.sentMs - ex.born) < 50;
+}
+
+/** Updates what is known of a connection (see {@link sameConnection}) with a new look at `now`. */
+export function track(prev: Exchange, info: TcpInfo, now: number): void {
   const grew = info.bytesReceived > prev.received;
   if (info.sending || info.bytesAcked > prev.acked) {
     // It sent since the last look. Data received after that, with nothing left going out, is the next request.
@@ -109,7 +118,6 @@ export function track(prev: Exchange | undefined, info: TcpInfo, peer: string, n
   }
   prev.received = info.bytesReceived;
   prev.acked = info.bytesAcked;
-  return prev;
 }
 
 /** Milliseconds a client that has sent `bytes` may take with a timeout of `timeoutMs`. */

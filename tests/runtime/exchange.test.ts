@@ -7,7 +7,9 @@ import {
   headBound,
   isIdle,
   judge,
+  newExchange,
   overdue,
+  sameConnection,
   type SlowLimits,
   track,
 } from "../../lib/runtime/_exchange.ts";
@@ -34,7 +36,10 @@ function info(over: Partial<TcpInfo> = {}): TcpInfo {
 /** Looks at a connection at each of `looks` (time, snapshot), as a watcher does; returns the last record. */
 function follow(looks: [number, TcpInfo][]): Exchange {
   let ex: Exchange | undefined;
-  for (const [now, snapshot] of looks) ex = track(ex, snapshot, PEER, now);
+  for (const [now, snapshot] of looks) {
+    if (ex !== undefined && sameConnection(ex, snapshot, now)) track(ex, snapshot, now);
+    else ex = newExchange(snapshot, 80, PEER, now);
+  }
   return ex as Exchange;
 }
 
@@ -118,11 +123,23 @@ describe("slow clients: heads (--header-timeout)", () => {
     assert.equal(judge(ex, later, 145_000, LIMITS, undefined, false), "head");
   });
 
-  test("a descriptor reused by another connection starts afresh", () => {
+  test("a descriptor reused by another connection is told apart: counters back, or a later birth", () => {
     const ex = follow([[50_000, info({ sentMs: 50_000, everReceived: true, bytesReceived: 40 })]]);
-    const next = track(ex, info({ sentMs: 100 }), "192.0.2.8|40001", 50_100);
-    assert.notEqual(next, ex);
-    assert.equal(next.since, 50_000);
+    assert.equal(
+      sameConnection(ex, info({ sentMs: 50_100, everReceived: true, bytesReceived: 60 }), 50_100),
+      true,
+    );
+    assert.equal(sameConnection(ex, info({ sentMs: 100 }), 50_100), false, "born at 50 s, not at 0");
+    assert.equal(
+      sameConnection(ex, info({ sentMs: 50_100, everReceived: true, bytesReceived: 10 }), 50_100),
+      false,
+    );
+    const answered = follow([[1_000, info({ sentMs: 10, receivedMs: 20, everSent: true, bytesAcked: 300 })]]);
+    assert.equal(
+      sameConnection(answered, info({ sentMs: 500 }), 1_500),
+      false,
+      "never sent: acked went back",
+    );
   });
 });
 

@@ -65,30 +65,39 @@ function inFlight(entries: [Request, Socket][]): InFlightRequests {
 /** The kernel's answers, as if `skew` more milliseconds had passed with no data either way. */
 class AheadProbe extends TcpProbe {
   skew = 0;
+  /** Set: every socket's peer is this, as if each descriptor had been reused by another connection. */
+  otherPeer: string | null = null;
   override info(fd: number): TcpInfo | null {
     const info = super.info(fd);
     return info && { ...info, sentMs: info.sentMs + this.skew, receivedMs: info.receivedMs + this.skew };
   }
+  override peer(fd: number): string | null {
+    return this.otherPeer ?? super.peer(fd);
+  }
 }
 
-/** A watcher whose clock can be moved ahead. */
+/** A watcher of one server whose clock can be moved ahead. */
 class Watcher extends ConnectionWatcher {
   readonly #probe: AheadProbe;
   constructor(libc: LibcCalls, options: WatchOptions, probe = new AheadProbe(libc)) {
-    super(libc, options, probe);
+    super(libc, probe);
+    this.add(options);
     this.#probe = probe;
   }
 
-  /** Looks now, then as if `seconds` had passed (a late look judges nothing, so one more just after). */
-  lookAfter(seconds: number) {
-    const now = performance.now();
+  get probe(): AheadProbe {
+    return this.#probe;
+  }
+
+  /** Looks now, then as if `seconds` had passed (late, judging nothing), then once more on time. */
+  async lookAfter(seconds: number) {
     this.#probe.skew = 0;
-    this.look(now);
+    await this.look();
     this.#probe.skew = seconds * 1000;
-    const late = this.look(now + this.#probe.skew);
+    const late = await this.look(true, this.#probe.skew);
     assert.equal(late.heads + late.bodies, 0, "a late look judges nothing");
     this.#probe.skew += this.interval;
-    return this.look(now + this.#probe.skew);
+    return await this.look(false, this.#probe.skew);
   }
 }
 
@@ -114,8 +123,8 @@ describe(`connection watcher (${RUNTIME})`, LINUX, () => {
     const slow = await client(port, "GET / HTTP/1.1\r\nHost: x\r\n");
     sockets.push(slow.socket);
     await reads(25);
-    assert.deepEqual(watcher.look(), { idle: 0, heads: 0, bodies: 0, answered: 0 }, "not before");
-    assert.deepEqual(watcher.lookAfter(21), { idle: 0, heads: 1, bodies: 0, answered: 1 });
+    assert.deepEqual(await watcher.look(), { idle: 0, heads: 0, bodies: 0, answered: 0 }, "not before");
+    assert.deepEqual(await watcher.lookAfter(21), { idle: 0, heads: 1, bodies: 0, answered: 1 });
     await waitFor("the 408 and the end", () => slow.ended());
     assert.equal(
       slow.received(),
@@ -127,7 +136,7 @@ describe(`connection watcher (${RUNTIME})`, LINUX, () => {
     const { port, watcher } = await setup();
     const silent = await client(port, "");
     sockets.push(silent.socket);
-    assert.deepEqual(watcher.lookAfter(21), { idle: 0, heads: 1, bodies: 0, answered: 0 });
+    assert.deepEqual(await watcher.lookAfter(21), { idle: 0, heads: 1, bodies: 0, answered: 0 });
     await waitFor("the end", () => silent.ended());
     assert.equal(silent.received(), "");
   });
@@ -140,7 +149,7 @@ describe(`connection watcher (${RUNTIME})`, LINUX, () => {
     sockets.push(whole.socket);
     await reads(43);
     holder.push([request, whole.socket]);
-    assert.deepEqual(watcher.lookAfter(600), { idle: 0, heads: 0, bodies: 0, answered: 0 });
+    assert.deepEqual(await watcher.lookAfter(600), { idle: 0, heads: 0, bodies: 0, answered: 0 });
     assert.equal(whole.ended(), false);
   });
 
@@ -153,8 +162,8 @@ describe(`connection watcher (${RUNTIME})`, LINUX, () => {
     await reads(541);
     holder.push([request, half.socket]);
     // 20 s, and 1.08 s for the 541 bytes received: not yet at 20 s.
-    assert.deepEqual(watcher.lookAfter(19), { idle: 0, heads: 0, bodies: 0, answered: 0 });
-    assert.deepEqual(watcher.lookAfter(23), { idle: 0, heads: 0, bodies: 1, answered: 1 });
+    assert.deepEqual(await watcher.lookAfter(19), { idle: 0, heads: 0, bodies: 0, answered: 0 });
+    assert.deepEqual(await watcher.lookAfter(23), { idle: 0, heads: 0, bodies: 1, answered: 1 });
     await waitFor("the 408", () => half.received().startsWith("HTTP/1.1 408 "));
   });
 
@@ -165,9 +174,22 @@ describe(`connection watcher (${RUNTIME})`, LINUX, () => {
     sockets.push(upgraded.socket, other.socket);
     await reads(10);
     assert.equal(markUpgraded(upgraded.socket.localAddress ?? "", upgraded.socket.localPort ?? 0), true);
-    assert.deepEqual(watcher.lookAfter(3600), { idle: 0, heads: 1, bodies: 0, answered: 0 });
+    assert.deepEqual(await watcher.lookAfter(3600), { idle: 0, heads: 1, bodies: 0, answered: 0 });
     await waitFor("the other's end", () => other.ended());
     assert.equal(other.received(), "");
     assert.equal(upgraded.ended(), false);
+  });
+
+  test("a descriptor that is another connection than the one followed is never closed for it", async () => {
+    const { port, watcher, reads } = await setup();
+    const slow = await client(port, "GET / HTTP/1.1\r\n");
+    sockets.push(slow.socket);
+    await reads(16);
+    await watcher.look();
+    // Same counters, another peer: the descriptor was closed and reused (by the app's own connection, say).
+    watcher.probe.otherPeer = "203.0.113.9|5432";
+    assert.deepEqual(await watcher.lookAfter(21), { idle: 0, heads: 0, bodies: 0, answered: 0 });
+    assert.equal(slow.ended(), false);
+    assert.equal(slow.received(), "");
   });
 });
