@@ -28,6 +28,9 @@ const DATA_SEGS_IN = 152;
 const DATA_SEGS_OUT = 156;
 const TCP_INFO_BYTES = 232;
 
+/** errno of a call on a descriptor that is not open. */
+const EBADF = 9;
+
 /** tcpi_state of an established connection (linux/tcp_states.h). */
 export const TCP_ESTABLISHED = 1;
 
@@ -58,15 +61,24 @@ export class TcpProbe {
   readonly #addressView = new DataView(this.#address.buffer);
   readonly #length = new Uint8Array(4);
   readonly #lengthView = new DataView(this.#length.buffer);
+  /** Whether the descriptor of the last {@link info} that answered null is not open at all. */
+  closed = false;
 
   constructor(libc: LibcCalls) {
     this.#libc = libc;
   }
 
-  /** TCP_INFO of `fd`, or null when it is not a TCP socket (any more), or the kernel is older than 4.6. */
+  /**
+   * TCP_INFO of `fd`, or null when it is not a TCP socket (any more), or the
+   * kernel is older than 4.6; then {@link closed} says whether `fd` is open.
+   */
   info(fd: number): TcpInfo | null {
     this.#lengthView.setUint32(0, this.#info.length, true);
-    if (this.#libc.getsockopt(fd, IPPROTO_TCP, TCP_INFO, this.#info, this.#length) < 0) return null;
+    this.closed = false;
+    if (this.#libc.getsockopt(fd, IPPROTO_TCP, TCP_INFO, this.#info, this.#length) < 0) {
+      this.closed = this.#libc.errno() === EBADF;
+      return null;
+    }
     if (this.#lengthView.getUint32(0, true) < DATA_SEGS_OUT + 4) return null;
     const view = this.#infoView;
     return {

@@ -7,14 +7,14 @@
  * slow response, so it is off). Linux only.
  *
  * One watcher a process, for all its servers: a few times a second it
- * lists /proc/self/fd and asks each connection TCP_INFO
- * (runtime/_tcp_info.ts); runtime/_exchange.ts judges. A connection first
- * seen costs three calls (TCP_INFO, its local port, its peer), then one a
- * look. The work is cut in slices of a few hundred descriptors, each run
- * synchronously, with the event loop served between them: under 2,000
- * connections a look never holds the loop for long, and within a slice no
- * descriptor can be closed and reused by the runtime between a look and a
- * shutdown. Before closing, the port and the peer are checked again: a
+ * asks each descriptor TCP_INFO (runtime/_tcp_info.ts; the descriptors
+ * probed by number, and listed from /proc/self/fd every tenth look), and
+ * runtime/_exchange.ts judges. A connection first seen costs three calls
+ * (TCP_INFO, its local port, its peer), then one a look. The work is cut in
+ * slices of a millisecond, each run synchronously, with the event loop
+ * served between them: under 2,000 connections a look never holds the loop
+ * for long, and within a slice no descriptor can be closed and reused by
+ * the runtime between a look and a shutdown. Before closing, the port and the peer are checked again: a
  * descriptor reused by another connection (even the app's own, outgoing)
  * is never closed for the one that had it. Closing is
  * `shutdown(SHUT_RDWR)`: the runtime sees the end of the stream and closes
@@ -45,8 +45,18 @@ const _408 = new TextEncoder().encode(
 );
 /** A mark not matched to a connection within this long is dropped (the connection is gone). */
 const MARK_TTL_MS = 10_000;
-/** Descriptors per slice: about a millisecond of work. */
-const SLICE = 256;
+/** Milliseconds of work in one piece, before the event loop is served. */
+const SLICE_MS = 1;
+/**
+ * Every this many looks the descriptors are listed from /proc/self/fd (a
+ * few milliseconds in one piece for 2,000); in between they are probed by
+ * number, in slices, up to the highest known and on while new ones come:
+ * the kernel gives a new descriptor the lowest free number, so new
+ * connections sit in the holes or just above.
+ */
+const LIST_EVERY = 10;
+/** Probing stops past this many numbers in a row that are not open, above the highest known. */
+const CLOSED_RUN = 64;
 /** Mod_reqtimeout's MinRate: the default --min-upload-rate. */
 const DEFAULT_MIN_RATE = 500;
 
@@ -122,6 +132,9 @@ export class ConnectionWatcher {
   readonly #probe: TcpProbe;
   readonly #servers = new Map<number, WatchOptions>();
   readonly #exchanges = new Map<number, Exchange>();
+  /** Looks so far, and the highest open descriptor the last one found. */
+  #looks = 0;
+  #top = -1;
 
   /** `probe` is for tests: one whose clock runs ahead. */
   constructor(libc: LibcCalls, probe = new TcpProbe(libc)) {
@@ -155,17 +168,23 @@ export class ConnectionWatcher {
    * the next look. `ahead` (tests) moves this clock forward.
    */
   async look(late = false, ahead = 0): Promise<ClosedConnections> {
-    const totals: _Counts = { idle: 0, heads: 0, bodies: 0, answered: 0 };
     const perServer = new Map<WatchOptions, _Counts>();
-    const fds = readdirSync("/proc/self/fd").map(Number);
-    for (let i = 0; i < fds.length; i += SLICE) {
-      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
-      this.#slice(fds.slice(i, i + SLICE), performance.now() + ahead, late, perServer);
+    const listed = this.#looks++ % LIST_EVERY === 0 ? readdirSync("/proc/self/fd").map(Number) : null;
+    // Probing: up to the highest known, and on while new ones come (see LIST_EVERY).
+    const known = this.#top;
+    let index = 0;
+    this.#top = -1;
+    const next = listed
+      ? () => listed[index++] ?? null
+      : () => index <= known || index - this.#top <= CLOSED_RUN ? index++ : null;
+    while (this.#slice(next, performance.now() + ahead, late, perServer)) await _yield();
+    if (listed) {
+      const open = new Set(listed);
+      for (const fd of this.#exchanges.keys()) if (!open.has(fd)) this.#exchanges.delete(fd);
     }
-    const open = new Set(fds);
-    for (const fd of this.#exchanges.keys()) if (!open.has(fd)) this.#exchanges.delete(fd);
     const now = performance.now();
     for (const [peer, at] of _marks) if (now - at > MARK_TTL_MS) _marks.delete(peer);
+    const totals: _Counts = { idle: 0, heads: 0, bodies: 0, answered: 0 };
     for (const [server, counts] of perServer) {
       for (const key of ["idle", "heads", "bodies", "answered"] as const) totals[key] += counts[key];
       if (counts.idle + counts.heads + counts.bodies > 0) server.onClosed?.(counts);
@@ -202,11 +221,23 @@ export class ConnectionWatcher {
     return false;
   }
 
-  /** Looks at some descriptors, synchronously; closes the idle, then judges the suspects. */
-  #slice(fds: readonly number[], now: number, late: boolean, perServer: Map<WatchOptions, _Counts>): void {
+  /**
+   * Looks at the descriptors `next` gives, synchronously, for about
+   * {@link SLICE_MS}; closes the idle, then judges the suspects. Returns
+   * whether there are more to look at.
+   */
+  #slice(
+    next: () => number | null,
+    now: number,
+    late: boolean,
+    perServer: Map<WatchOptions, _Counts>,
+  ): boolean {
     const suspects: _Suspect[] = [];
-    for (const fd of fds) {
+    const until = performance.now() + SLICE_MS;
+    let fd: number | null = null;
+    while (performance.now() < until && (fd = next()) !== null) {
       const followed = this.#follow(fd, now);
+      if (!this.#probe.closed) this.#top = Math.max(this.#top, fd);
       if (followed === null) continue;
       const { ex, info, server } = followed;
       if (!ex.upgraded && _marks.delete(ex.peer)) ex.upgraded = true;
@@ -221,6 +252,7 @@ export class ConnectionWatcher {
       }
     }
     if (suspects.length > 0) this.#judge(suspects, now, perServer);
+    return fd !== null;
   }
 
   /** Closes the suspects that are too slow, knowing which requests the app has. */
@@ -246,6 +278,10 @@ export class ConnectionWatcher {
       else counts.bodies++;
     }
   }
+}
+
+function _yield(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function _counts(perServer: Map<WatchOptions, _Counts>, server: WatchOptions): _Counts {
