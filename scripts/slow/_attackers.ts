@@ -2,9 +2,10 @@
  * The attackers of scripts/slow/main.ts, in a process of their own (pinned
  * to another core than the server): `--heads` connections that send a
  * request head one byte a second (slowloris), and `--bodies` that send a
- * whole head announcing a 1 MiB body, then the body one byte a second.
+ * whole head announcing a body of `--body-size` bytes (1 MiB), then the
+ * body one byte a second.
  * Each notes when the server closed it and whether it answered 408. Prints
- * `connected N` once all are open, then, after `--seconds`, one JSON line
+ * `connected N in S s` once all are open, then, after `--seconds`, one JSON line
  * ({@link AttackReport}) and exits. Only node: built-ins: runs on Deno and Bun.
  *
  * `<runtime> scripts/slow/_attackers.ts --port P --heads N --bodies N --seconds S`
@@ -37,7 +38,6 @@ const OPEN_BATCH = 100;
 const OPEN_PAUSE_MS = 20;
 /** Every connection gets one byte a second, spread over ten slices of 100 ms. */
 const DRIP_SLICES = 10;
-const BODY_BYTES = 1024 * 1024;
 
 interface _Conn {
   readonly socket: Socket;
@@ -49,7 +49,7 @@ interface _Conn {
   pending: string;
 }
 
-function _open(port: number, kind: _Conn["kind"], index: number): Promise<_Conn | null> {
+function _open(port: number, kind: _Conn["kind"], index: number, bodyBytes: number): Promise<_Conn | null> {
   return new Promise((resolve) => {
     const socket = connect(port, "127.0.0.1");
     const conn: _Conn = { socket, kind, openedAt: 0, closedAt: null, answered408: false, pending: "" };
@@ -63,7 +63,7 @@ function _open(port: number, kind: _Conn["kind"], index: number): Promise<_Conn 
         socket.write(`GET /?i=${index} HTTP/1.1\r\n`);
         conn.pending = "Host: x\r\nUser-Agent: slowloris\r\n".repeat(10) + "\r\n";
       } else {
-        socket.write(`POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${BODY_BYTES}\r\n\r\n`);
+        socket.write(`POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${bodyBytes}\r\n\r\n`);
         conn.pending = "b".repeat(600);
       }
       resolve(conn);
@@ -91,21 +91,28 @@ async function main(): Promise<void> {
       heads: { type: "string", default: "2000" },
       bodies: { type: "string", default: "200" },
       seconds: { type: "string", default: "30" },
+      "body-size": { type: "string", default: String(1024 * 1024) },
     },
   });
   const port = Number(values.port);
+  const bodyBytes = Number(values["body-size"]);
   const kinds: _Conn["kind"][] = [
     ...new Array<"heads">(Number(values.heads)).fill("heads"),
     ...new Array<"bodies">(Number(values.bodies)).fill("bodies"),
   ];
   const conns: _Conn[] = [];
+  const started = performance.now();
   let failed = 0;
   for (let i = 0; i < kinds.length; i += OPEN_BATCH) {
-    const batch = await Promise.all(kinds.slice(i, i + OPEN_BATCH).map((k, j) => _open(port, k, i + j)));
+    const batch = await Promise.all(
+      kinds.slice(i, i + OPEN_BATCH).map((k, j) => _open(port, k, i + j, bodyBytes)),
+    );
     for (const conn of batch) conn ? conns.push(conn) : failed++;
     await new Promise((r) => setTimeout(r, OPEN_PAUSE_MS));
   }
-  process.stdout.write(`connected ${conns.length}\n`);
+  process.stdout.write(
+    `connected ${conns.length} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+  );
   let slice = 0;
   const drip = setInterval(() => {
     for (let i = slice; i < conns.length; i += DRIP_SLICES) {

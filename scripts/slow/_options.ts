@@ -16,7 +16,8 @@ export const USAGE = `Usage: scripts/slow/main.ts [OPTIONS]
       --timeouts S              with the defence on, --header-timeout and --body-timeout
                                 (default: corral's defaults, 20)
       --heads N                 slowloris connections: a request head at 1 byte/s (default 2000)
-      --bodies N                slow uploads: a 1 MiB body at 1 byte/s (default 200)
+      --bodies N                slow uploads: a body at 1 byte/s (default 200)
+      --body-size BYTES         the body each announces (default 1048576)
       --attack S                seconds the attack lasts once every attacker is connected
                                 (default 30, past the default 20 s timeouts)
       --window S                seconds, from when every attacker is connected, over which the
@@ -41,6 +42,7 @@ export interface Options {
   readonly timeouts: number | null;
   readonly heads: number;
   readonly bodies: number;
+  readonly bodySize: number;
   readonly attackS: number;
   readonly windowS: number;
   readonly baselineS: number;
@@ -64,6 +66,7 @@ export function parseOptions(args: string[]): Options | "help" {
       timeouts: { type: "string" },
       heads: { type: "string" },
       bodies: { type: "string" },
+      "body-size": { type: "string" },
       attack: { type: "string" },
       window: { type: "string" },
       baseline: { type: "string" },
@@ -82,6 +85,7 @@ export function parseOptions(args: string[]): Options | "help" {
     timeouts: values.timeouts === undefined ? null : numberFlag(values.timeouts, 0, "--timeouts", 0.1),
     heads: numberFlag(values.heads, 2000, "--heads", 0),
     bodies: numberFlag(values.bodies, 200, "--bodies", 0),
+    bodySize: numberFlag(values["body-size"], 1024 * 1024, "--body-size", 1),
     attackS: numberFlag(values.attack, 30, "--attack", 1),
     windowS: numberFlag(values.window, 20, "--window", 1),
     baselineS: numberFlag(values.baseline, 10, "--baseline", 1),

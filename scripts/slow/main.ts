@@ -29,8 +29,6 @@ const APP = join(HERE, "scripts", "slow", "_app.ts");
 const ATTACKERS = join(HERE, "scripts", "slow", "_attackers.ts");
 const BOOT_TIMEOUT_MS = 30_000;
 const WARMUP_S = 2;
-/** After the attack, the memory is read again once the server has had this long. */
-const SETTLE_MS = 2000;
 const RSS_EVERY_MS = 250;
 
 function _say(line: string): void {
@@ -42,24 +40,40 @@ function _pinned(cpu: number, files: number, argv: readonly string[]): string[] 
   return ["sh", "-c", `ulimit -n ${files} && exec taskset -c ${cpu} "$0" "$@"`, ...argv];
 }
 
-/** The highest resident memory of `pids` while `during` runs, sampled, in KiB. */
-async function _peakRss<T>(
-  pids: readonly number[],
-  during: Promise<T>,
-): Promise<{ result: T; peakKiB: number }> {
-  let peakKiB = 0;
-  const sample = () => pids.forEach((pid) => peakKiB = Math.max(peakKiB, rssKiB(pid)));
-  sample();
-  const timer = setInterval(sample, RSS_EVERY_MS);
-  try {
-    return { result: await during, peakKiB };
-  } finally {
-    clearInterval(timer);
+/** The resident memory of some processes, sampled: the highest of them, highest and last since {@link reset}. */
+class _Rss {
+  readonly #pids: readonly number[];
+  readonly #timer: ReturnType<typeof setInterval>;
+  peakKiB = 0;
+  lastKiB = 0;
+
+  constructor(pids: readonly number[]) {
+    this.#pids = pids;
+    this.#timer = setInterval(() => this.#sample(), RSS_EVERY_MS);
+    this.#sample();
+  }
+
+  #sample(): void {
+    this.lastKiB = Math.max(...this.#pids.map(rssKiB));
+    this.peakKiB = Math.max(this.peakKiB, this.lastKiB);
+  }
+
+  reset(): void {
+    this.peakKiB = 0;
+    this.#sample();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
   }
 }
 
-/** Starts the attackers (on the runtime running this script); resolves once all are connected. */
-async function _attack(opts: Options, port: number): Promise<Promise<AttackReport>> {
+/**
+ * Starts the attackers (on the runtime running this script); resolves once
+ * all are connected, with their report to come (in an object: a promise
+ * resolved with a promise would wait for the report).
+ */
+async function _attack(opts: Options, port: number): Promise<{ report: Promise<AttackReport> }> {
   const runner = "Bun" in globalThis ? [process.execPath] : [process.execPath, "run", "-A"];
   const argv = [
     ...runner,
@@ -67,6 +81,7 @@ async function _attack(opts: Options, port: number): Promise<Promise<AttackRepor
     `--port=${port}`,
     `--heads=${opts.heads}`,
     `--bodies=${opts.bodies}`,
+    `--body-size=${opts.bodySize}`,
     `--seconds=${opts.attackS}`,
   ];
   const [program, ...args] = _pinned(opts.clientCpu, opts.heads + opts.bodies + 1024, argv) as [
@@ -80,10 +95,11 @@ async function _attack(opts: Options, port: number): Promise<Promise<AttackRepor
     throw new Error("The attackers did not connect");
   }
   _say(`  attackers ${first.value}`);
-  return lines.next().then((last) => {
+  const report = lines.next().then((last) => {
     if (last.done) throw new Error("The attackers exited without a report");
     return JSON.parse(String(last.value)) as AttackReport;
   });
+  return { report };
 }
 
 /** One run's figures. */
@@ -92,7 +108,8 @@ interface Row {
   readonly defence: "on" | "off";
   readonly alone: ClientsResult;
   readonly attacked: ClientsResult;
-  readonly rssKiB: { readonly alone: number; readonly peak: number; readonly after: number };
+  /** The worker's: alone; the highest from the attack's first connection on; at its end, before it hangs up. */
+  readonly rssKiB: { readonly alone: number; readonly peak: number; readonly end: number };
   readonly report: AttackReport;
 }
 
@@ -106,26 +123,32 @@ async function _run(opts: Options, runtime: RuntimeName, defence: "on" | "off"):
   const corral = new Corral(_pinned(opts.serverCpu, files, runtimeCommand(runtime)), [...args, APP], HERE);
   try {
     await corral.waitForLog(/Ready: \d+ workers? serving/g, 1, BOOT_TIMEOUT_MS);
-    const workers = corral.liveWorkers();
-    await runClients(port, opts.clients, opts.rate, WARMUP_S);
-    const alone = await _peakRss(workers, runClients(port, opts.clients, opts.rate, opts.baselineS));
-    _say(`  alone: p99 ${alone.result.p99.toFixed(1)} ms, worker ${(alone.peakKiB / 1024).toFixed(0)} MB`);
-    const report = await _attack(opts, port);
-    const attacked = await _peakRss(
-      workers,
-      Promise.all([runClients(port, opts.clients, opts.rate, opts.windowS), report]),
-    );
-    await new Promise((r) => setTimeout(r, SETTLE_MS));
-    const after = Math.max(...workers.map(rssKiB));
-    const [clients, attack] = attacked.result;
-    return {
-      runtime,
-      defence,
-      alone: alone.result,
-      attacked: clients,
-      rssKiB: { alone: alone.peakKiB, peak: attacked.peakKiB, after },
-      report: attack,
-    };
+    const rss = new _Rss(corral.liveWorkers());
+    try {
+      await runClients(port, opts.clients, opts.rate, WARMUP_S);
+      rss.reset();
+      const alone = await runClients(port, opts.clients, opts.rate, opts.baselineS);
+      const aloneKiB = rss.peakKiB;
+      _say(`  alone: p99 ${alone.p99.toFixed(1)} ms, worker ${(aloneKiB / 1024).toFixed(0)} MB`);
+      rss.reset();
+      const { report } = await _attack(opts, port);
+      let endKiB = 0;
+      const [attacked, attack] = await Promise.all([
+        runClients(port, opts.clients, opts.rate, opts.windowS),
+        // The attackers hang up once they have reported: the last sample is from before.
+        report.then((r) => (endKiB = rss.lastKiB, r)),
+      ]);
+      return {
+        runtime,
+        defence,
+        alone,
+        attacked,
+        rssKiB: { alone: aloneKiB, peak: rss.peakKiB, end: endKiB },
+        report: attack,
+      };
+    } finally {
+      rss.stop();
+    }
   } finally {
     await corral.stop();
   }
@@ -149,7 +172,7 @@ function _table(rows: readonly Row[], opts: Options): string {
     "p99 attacked",
     "ratio",
     "failed",
-    "worker RSS alone / peak / after, MB",
+    "worker RSS alone / attack peak / attack end, MB",
     `heads closed (median–last)`,
     `bodies closed (median–last)`,
   ];
@@ -160,7 +183,7 @@ function _table(rows: readonly Row[], opts: Options): string {
     `${r.attacked.p99.toFixed(1)} ms`,
     `${(r.attacked.p99 / Math.max(r.alone.p99, 0.001)).toFixed(2)}×`,
     `${r.alone.failed + r.attacked.failed}`,
-    `${mb(r.rssKiB.alone)} / ${mb(r.rssKiB.peak)} / ${mb(r.rssKiB.after)}`,
+    `${mb(r.rssKiB.alone)} / ${mb(r.rssKiB.peak)} / ${mb(r.rssKiB.end)}`,
     _closed(r.report.heads, opts.heads),
     _closed(r.report.bodies, opts.bodies),
   ]);
@@ -210,7 +233,7 @@ async function main(args: string[]): Promise<number> {
   const runner = "Bun" in globalThis ? `bun ${process.versions.bun}` : `deno ${process.versions.deno}`;
   process.stdout.write(
     `\n${opts.workers} worker(s) on core ${opts.serverCpu}; ${opts.heads} slow heads and ${opts.bodies} slow ` +
-      `bodies for ${opts.attackS} s; ${opts.clients} normal clients at ${opts.rate} req/s on core ` +
+      `bodies of ${opts.bodySize} bytes for ${opts.attackS} s; ${opts.clients} normal clients at ${opts.rate} req/s on core ` +
       `${opts.clientCpu} (${runner}), measured ${opts.baselineS} s alone and the attack's first ` +
       `${opts.windowS} s\n\n${_table(rows, opts)}\n`,
   );
