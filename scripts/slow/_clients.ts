@@ -18,6 +18,8 @@ export interface ClientsResult {
   readonly p50: number;
   readonly p99: number;
   readonly max: number;
+  /** The 99th percentile of the requests due after the run's first `skipS` seconds. */
+  readonly p99Later: number;
 }
 
 const REQUEST = "GET / HTTP/1.1\r\nHost: slow\r\n\r\n";
@@ -27,7 +29,7 @@ const TIMEOUT_MS = 10_000;
 class _Client {
   readonly #port: number;
   readonly #everyMs: number;
-  readonly #latencies: number[];
+  readonly #latencies: [due: number, ms: number][];
   #socket: Socket | null = null;
   #buffer = "";
   #due = 0;
@@ -35,7 +37,7 @@ class _Client {
   failed = 0;
   stopped = false;
 
-  constructor(port: number, everyMs: number, latencies: number[]) {
+  constructor(port: number, everyMs: number, latencies: [number, number][]) {
     this.#port = port;
     this.#everyMs = everyMs;
     this.#latencies = latencies;
@@ -85,7 +87,7 @@ class _Client {
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       if (this.stopped) break;
       const ok = await this.#once();
-      if (ok) this.#latencies.push(performance.now() - this.#due);
+      if (ok) this.#latencies.push([this.#due, performance.now() - this.#due]);
       else {
         this.failed++;
         this.#socket?.destroy();
@@ -110,8 +112,9 @@ export async function runClients(
   connections: number,
   rate: number,
   seconds: number,
+  skipS = 0,
 ): Promise<ClientsResult> {
-  const latencies: number[] = [];
+  const latencies: [number, number][] = [];
   const everyMs = (1000 * connections) / rate;
   const start = performance.now();
   const clients = Array.from({ length: connections }, () => new _Client(port, everyMs, latencies));
@@ -120,7 +123,8 @@ export async function runClients(
   await new Promise((r) => setTimeout(r, seconds * 1000));
   for (const c of clients) c.stopped = true;
   await Promise.all(runs);
-  const sorted = latencies.sort((a, b) => a - b);
+  const sorted = latencies.map(([, ms]) => ms).sort((a, b) => a - b);
+  const later = latencies.filter(([due]) => due >= start + skipS * 1000).map(([, ms]) => ms);
   const failed = clients.reduce((n, c) => n + c.failed, 0);
   return {
     requests: sorted.length + failed,
@@ -128,5 +132,6 @@ export async function runClients(
     p50: _quantile(sorted, 0.5),
     p99: _quantile(sorted, 0.99),
     max: sorted[sorted.length - 1] ?? 0,
+    p99Later: _quantile(later.sort((a, b) => a - b), 0.99),
   };
 }

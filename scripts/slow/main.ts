@@ -30,6 +30,8 @@ const ATTACKERS = join(HERE, "scripts", "slow", "_attackers.ts");
 const BOOT_TIMEOUT_MS = 30_000;
 const WARMUP_S = 2;
 const RSS_EVERY_MS = 250;
+/** The attack's p99 is also given without its first seconds: the burst of its connections is over. */
+const SETTLED_S = 5;
 
 function _say(line: string): void {
   process.stderr.write(`slow: ${line}\n`);
@@ -134,7 +136,7 @@ async function _run(opts: Options, runtime: RuntimeName, defence: "on" | "off"):
       const { report } = await _attack(opts, port);
       let endKiB = 0;
       const [attacked, attack] = await Promise.all([
-        runClients(port, opts.clients, opts.rate, opts.windowS),
+        runClients(port, opts.clients, opts.rate, opts.windowS, SETTLED_S),
         // The attackers hang up once they have reported: the last sample is from before.
         report.then((r) => (endKiB = rss.lastKiB, r)),
       ]);
@@ -171,6 +173,7 @@ function _table(rows: readonly Row[], opts: Options): string {
     "p99 alone",
     "p99 attacked",
     "ratio",
+    `p99 attacked after ${SETTLED_S} s`,
     "failed",
     "worker RSS alone / attack peak / attack end, MB",
     `heads closed (median–last)`,
@@ -182,6 +185,9 @@ function _table(rows: readonly Row[], opts: Options): string {
     `${r.alone.p99.toFixed(1)} ms`,
     `${r.attacked.p99.toFixed(1)} ms`,
     `${(r.attacked.p99 / Math.max(r.alone.p99, 0.001)).toFixed(2)}×`,
+    `${r.attacked.p99Later.toFixed(1)} ms (${
+      (r.attacked.p99Later / Math.max(r.alone.p99, 0.001)).toFixed(2)
+    }×)`,
     `${r.alone.failed + r.attacked.failed}`,
     `${mb(r.rssKiB.alone)} / ${mb(r.rssKiB.peak)} / ${mb(r.rssKiB.end)}`,
     _closed(r.report.heads, opts.heads),
