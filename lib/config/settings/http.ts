@@ -80,7 +80,7 @@ export const HTTP_SETTINGS: readonly Setting[] = [
     defaultText: "20",
     parse: (raw, ctx) => seconds(one(raw), ctx),
     description:
-      "Slow clients (slowloris): a request head must arrive within this many seconds, plus one per --min-upload-rate bytes received; slower, the client is answered 408 (plain HTTP/1) and the connection closed. A connection that sends nothing is closed after it too. Apache's RequestReadTimeout header=20,MinRate=500. 0 turns it off. Enforced on Linux (on Deno with --allow-ffi and /proc readable), as --keep-alive.",
+      "Slow clients (slowloris): a request head must arrive within this many seconds, plus one per --min-upload-rate bytes received; slower, the client is answered 408 (plain HTTP/1) and the connection closed. A connection that sends nothing is closed after it too. Apache's RequestReadTimeout header=20-40,MinRate=500, without the 40 s cap. 0 turns it off. Enforced on Linux (on Deno with --allow-ffi and /proc readable), as --keep-alive.",
   }),
   define({
     name: "bodyTimeout",
