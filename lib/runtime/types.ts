@@ -153,8 +153,11 @@ export interface Runtime {
   /**
    * Marks the connection of `info`'s request as upgraded (a WebSocket's
    * 101): the connection watcher never closes it, neither for
-   * `idleTimeout` nor as a slow client. Call it from the handler before it
-   * returns the 101 response; a no-op where connections are not watched.
+   * `idleTimeout` nor as a slow client. Call it before the 101 response is
+   * returned, with the `info` this runtime's server gave (its remoteAddr is
+   * the TCP peer; one rewritten from proxy headers would match nothing);
+   * the mark is matched to the connection at the watcher's next look. A
+   * no-op where connections are not watched.
    */
   markUpgraded(info: ServeInfo): void;
   /**
