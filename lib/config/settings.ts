@@ -65,6 +65,12 @@ export interface Settings {
   limitRequestBody: number;
   /** Seconds an idle keep-alive connection stays open; 0 = close after each response. */
   keepAlive: number;
+  /** Seconds a client may take to send a request head (+1 s per minUploadRate bytes); 0 = off. */
+  headerTimeout: number;
+  /** Seconds a client may spend sending a request the app has (+1 s per minUploadRate bytes); 0 = off. */
+  bodyTimeout: number;
+  /** Bytes per second that earn a slow client one more second. */
+  minUploadRate: number;
   /** Seconds a handler may take before it is answered 503; 0 = off. */
   requestTimeout: number;
   /** Most requests in flight per worker before 503; 0 = no limit. */

@@ -21,7 +21,7 @@ import { VERSION } from "../version.ts";
 import { EventQueue, Timers } from "./event_queue.ts";
 import { controlReply, type MasterEvent, plural, SIGNALS } from "./events.ts";
 import { Generations } from "./generations.ts";
-import { checkPlatform, migrateWarning } from "./listeners.ts";
+import { checkPlatform, connectionWatchWarning, migrateWarning } from "./listeners.ts";
 import { Metrics, type Status, type WorkerView } from "./metrics.ts";
 import type { ServiceNotifier } from "./notify.ts";
 import type { ControlReply, ControlRequest, OperationsSource } from "./operations.ts";
@@ -139,8 +139,9 @@ export class Arbiter implements OperationsSource {
       this.#log.info("Listening at: {where} ({pid})", { where, pid: process.pid });
     }
     this.#log.info("Using {n}", { n: plural(this.#target, "worker") });
-    const warning = migrateWarning(s);
-    if (warning) this.#log.warning("{warning}", { warning });
+    for (const warning of [migrateWarning(s), connectionWatchWarning(s, this.#rt.connectionWatchProblem())]) {
+      if (warning) this.#log.warning("{warning}", { warning });
+    }
     const wakeMs = s.timeout > 0 ? Math.min(WAKE_MS, Math.max(100, s.timeout * 250)) : WAKE_MS;
     this.#timers.every(wakeMs, () => this.#push({ kind: "wakeup" }));
   }

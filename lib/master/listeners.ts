@@ -163,6 +163,27 @@ export function migrateWarning(settings: Pick<Settings, "maxRequests" | "maxWork
     "worker are reset. Set it to 1 (sysctl -w net.ipv4.tcp_migrate_req=1); see docs/RELIABILITY.md";
 }
 
+/**
+ * The warning to give at start when the settings ask for what this process
+ * cannot enforce: the connection watcher (runtime/_watcher.ts) needs Linux,
+ * and on Deno --allow-ffi and reading /proc. `problem` is the runtime's
+ * reason, or null when it can.
+ */
+export function connectionWatchWarning(
+  settings: Pick<Settings, "keepAlive" | "headerTimeout" | "bodyTimeout">,
+  problem: string | null,
+): string | null {
+  if (problem === null) return null;
+  const asked = [
+    settings.keepAlive > 0 ? "--keep-alive" : "",
+    settings.headerTimeout > 0 ? "--header-timeout" : "",
+    settings.bodyTimeout > 0 ? "--body-timeout" : "",
+  ].filter((flag) => flag !== "");
+  if (asked.length === 0) return null;
+  return `${asked.join(", ")} cannot be enforced: ${problem}. Idle and slow clients keep their connections ` +
+    "until they close them; see docs/SECURITY.md";
+}
+
 /** The master's view of the listeners: probes, relays, and what workers bind. */
 export class Listeners {
   readonly public: Address[] = [];

@@ -5,6 +5,7 @@
  * (`websocket`, `routes`, ...), and an absolute `request.url` always.
  * @module
  */
+import { markUpgraded } from "./_watcher.ts";
 import { SocketRegistry } from "./_websockets.ts";
 import { FORWARDED_TO, type Handler, type RemoteAddr, type ServeInfo, UPGRADED } from "./types.ts";
 
@@ -84,9 +85,13 @@ export function bunInfoClass(server: BunServer): BunInfoClass {
       return { address: client.hostname, port: client.port, family };
     }
     upgrade(request: Request, options?: unknown): boolean {
+      // The TCP peer, read while the request is still the server's: the watcher must leave the connection be.
+      const peer = server.requestIP(request) ?? server.requestIP(this.#request);
       const upgraded = server.upgrade(request, options);
-      if (upgraded) this[UPGRADED] = true;
-      return upgraded;
+      if (!upgraded) return false;
+      this[UPGRADED] = true;
+      if (peer) markUpgraded(peer.address, peer.port);
+      return true;
     }
     [FORWARDED_TO](client: RemoteAddr): ServeInfo {
       this.#client = client;

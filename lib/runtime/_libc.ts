@@ -1,9 +1,10 @@
 /**
  * Unix datagram sockets through libc, for sd_notify: neither runtime has
  * them in a stable API (Deno's needs --unstable-net, Bun's and
- * node:dgram's are UDP only); and what _sockets.ts calls (dup2,
- * getsockopt, getsockname, shutdown). The runtime files only open libc; the socket logic here is
- * shared. Linux only, as systemd is.
+ * node:dgram's are UDP only); and what _sockets.ts and _watcher.ts call
+ * (dup2, getsockopt, getsockname, getpeername, ioctl, send, shutdown). The
+ * runtime files only open libc; the socket logic here is shared. Linux
+ * only, as systemd is.
  * @module
  */
 import { constants } from "node:os";
@@ -19,6 +20,10 @@ export const LIBC_SYMBOLS = {
   dup2: { parameters: ["i32", "i32"], result: "i32" },
   getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  // Variadic in C; called with its one pointer argument, which both ABIs corral runs on pass as a fixed one.
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
 } as const;
@@ -37,6 +42,10 @@ export interface LibcCalls {
   dup2(from: number, to: number): number;
   getsockopt(fd: number, level: number, name: number, value: Uint8Array, length: Uint8Array): number;
   getsockname(fd: number, address: Uint8Array, length: Uint8Array): number;
+  getpeername(fd: number, address: Uint8Array, length: Uint8Array): number;
+  /** ioctl with one pointer argument (an int out, for FIONREAD). */
+  ioctl(fd: number, request: number, arg: Uint8Array): number;
+  send(fd: number, buf: Uint8Array, len: number, flags: number): number;
   shutdown(fd: number, how: number): number;
   clockGettime(clock: number, timespec: Uint8Array): number;
   /** The calling thread's errno, right after a failed call. */

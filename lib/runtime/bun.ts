@@ -4,7 +4,8 @@ import process from "node:process";
 import { lines } from "./_lines.ts";
 import { bindError } from "./_bind_error.ts";
 import type { LibcCalls } from "./_libc.ts";
-import { detachListeners, hasUnreadInput, startIdleCloser, tcpMigrateReq } from "./_sockets.ts";
+import { detachListeners, hasUnreadInput, tcpMigrateReq } from "./_sockets.ts";
+import { startConnectionWatcher, watchOptions } from "./_watcher.ts";
 import { openLibc } from "./datagram_bun.ts";
 import { bunFetch, bunInfoClass, bunRoutes, type BunServing, bunWebSocket } from "./_bun_server.ts";
 import { SocketRegistry } from "./_websockets.ts";
@@ -55,14 +56,19 @@ function _spawn(argv: string[], options: SpawnOptions = {}): ChildProcess {
 }
 
 let _libc: LibcCalls | null | undefined;
+let _libcProblem: string | null = null;
 
-/** libc for runtime/_sockets.ts, or null off Linux or when it cannot be opened. */
+/** libc for runtime/_watcher.ts, or null off Linux or when it cannot be opened. */
 function _socketCalls(): LibcCalls | null {
   if (_libc !== undefined) return _libc;
-  try {
-    _libc = process.platform === "linux" ? openLibc() : null;
-  } catch {
-    _libc = null;
+  _libc = null;
+  if (process.platform !== "linux") _libcProblem = `not on Linux (${process.platform})`;
+  else {
+    try {
+      _libc = openLibc();
+    } catch (err) {
+      _libcProblem = `libc cannot be opened: ${err instanceof Error ? err.message : String(err)}`;
+    }
   }
   return _libc;
 }
@@ -110,7 +116,8 @@ function _serve(spec: ServeSpec) {
       ...(tls ? { tls: { cert: tls.cert, key: tls.key }, http2: true } : {}),
       // Bun's own idle timeout also cuts a request the app takes longer than
       // it to answer (measured: a 13 s request cut at 8 s with 5): off, and
-      // --keep-alive is enforced from runtime/_sockets.ts instead.
+      // --keep-alive and the slow-client timeouts are enforced from
+      // runtime/_watcher.ts instead.
       idleTimeout: 0,
       // No cap of Bun's own (128 MiB by default): --limit-request-body is
       // corral's front's, the same on both runtimes.
@@ -124,15 +131,14 @@ function _serve(spec: ServeSpec) {
     if (port === 0 && address.transport === "tcp") {
       serving.origin = `${scheme}://${_authority(address, server.port)}`;
     }
-    const libc = address.transport === "tcp" && spec.idleTimeout ? _socketCalls() : null;
-    const stopIdle = libc && spec.idleTimeout && server.port
-      ? startIdleCloser(libc, server.port, spec.idleTimeout, spec.inFlight ?? (() => 0))
-      : null;
+    const watch = address.transport === "tcp" && server.port ? watchOptions(spec, server.port) : null;
+    const libc = watch ? _socketCalls() : null;
+    const stopWatching = libc && watch ? startConnectionWatcher(libc, watch) : null;
     const listening = server.port;
     return {
       // stop(false) leaves the WebSockets open, and resolves once they are closed.
       shutdown: () => {
-        stopIdle?.();
+        stopWatching?.();
         return server.stop(false);
       },
       ...(address.transport === "tcp" && process.platform === "linux"
@@ -178,6 +184,7 @@ export const bunRuntime: Runtime = {
   spawn: _spawn,
   serve: _serve,
   webSockets: _webSockets,
+  connectionWatchProblem: () => _socketCalls() === null ? _libcProblem : null,
   onSignal(signal: Signal, listener: () => void) {
     process.on(signal, listener);
   },

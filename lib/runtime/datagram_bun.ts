@@ -47,6 +47,9 @@ export function openLibc(): LibcCalls {
     dup2: (from, to) => Number(s.dup2(from, to)),
     getsockopt: (fd, level, name, value, length) => Number(s.getsockopt(fd, level, name, value, length)),
     getsockname: (fd, address, length) => Number(s.getsockname(fd, address, length)),
+    getpeername: (fd, address, length) => Number(s.getpeername(fd, address, length)),
+    ioctl: (fd, request, arg) => Number(s.ioctl(fd, request, arg)),
+    send: (fd, buf, len, flags) => Number(s.send(fd, buf, len, flags)),
     shutdown: (fd, how) => Number(s.shutdown(fd, how)),
     clockGettime: (clock, ts) => Number(s.clock_gettime(clock, ts)),
     errno: () => {

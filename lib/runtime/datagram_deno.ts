@@ -34,6 +34,9 @@ export function openLibc(): LibcCalls {
     dup2: (from, to) => s.dup2(from, to),
     getsockopt: (fd, level, name, value, length) => s.getsockopt(fd, level, name, value, length),
     getsockname: (fd, address, length) => s.getsockname(fd, address, length),
+    getpeername: (fd, address, length) => s.getpeername(fd, address, length),
+    ioctl: (fd, request, arg) => s.ioctl(fd, BigInt(request), arg),
+    send: (fd, buf, len, flags) => Number(s.send(fd, buf, BigInt(len), flags)),
     shutdown: (fd, how) => s.shutdown(fd, how),
     clockGettime: (clock, ts) => s.clock_gettime(clock, ts),
     errno: () => {

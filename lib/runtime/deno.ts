@@ -1,7 +1,8 @@
 /** The Deno side of the runtime seam. */
 import { lines } from "./_lines.ts";
 import { bindError } from "./_bind_error.ts";
-import { detachListeners, hasUnreadInput, startIdleCloser, tcpMigrateReq } from "./_sockets.ts";
+import { detachListeners, hasUnreadInput, tcpMigrateReq } from "./_sockets.ts";
+import { markUpgraded, startConnectionWatcher, watchOptions } from "./_watcher.ts";
 import type { LibcCalls } from "./_libc.ts";
 import { openLibc } from "./datagram_deno.ts";
 import { SocketRegistry } from "./_websockets.ts";
@@ -113,20 +114,26 @@ function _spawn(argv: string[], options: SpawnOptions = {}): ChildProcess {
 }
 
 let _libc: LibcCalls | null | undefined;
+let _libcProblem: string | null = null;
 
 /**
- * libc for runtime/_sockets.ts, or null where it cannot be used: off Linux,
- * or without --allow-ffi and reading /proc (`-A` has both).
+ * libc for runtime/_sockets.ts and _watcher.ts, or null where it cannot be
+ * used: off Linux, or without --allow-ffi and reading /proc (`-A` has both).
  */
 function _socketCalls(): LibcCalls | null {
   if (_libc !== undefined) return _libc;
-  const allowed = Deno.build.os === "linux" &&
-    Deno.permissions.querySync({ name: "ffi" }).state === "granted" &&
-    Deno.permissions.querySync({ name: "read", path: "/proc" }).state === "granted";
-  try {
-    _libc = allowed ? openLibc() : null;
-  } catch {
-    _libc = null;
+  _libc = null;
+  if (Deno.build.os !== "linux") _libcProblem = `not on Linux (${Deno.build.os})`;
+  else if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+    _libcProblem = "--allow-ffi is not granted";
+  } else if (Deno.permissions.querySync({ name: "read", path: "/proc" }).state !== "granted") {
+    _libcProblem = "reading /proc is not allowed (--allow-read=/proc)";
+  } else {
+    try {
+      _libc = openLibc();
+    } catch (err) {
+      _libcProblem = `libc cannot be opened: ${err instanceof Error ? err.message : String(err)}`;
+    }
   }
   return _libc;
 }
@@ -158,6 +165,31 @@ function _detach(addr: Deno.NetAddr): boolean {
 const _webSockets = new SocketRegistry<WebSocket>((ws, code, reason) => ws.close(code, reason));
 let _counting = false;
 
+let _innerKey: symbol | null | undefined;
+
+/**
+ * The client of a request Deno.serve gave, read before its upgrade (after
+ * it, Deno's info throws "Request closed"). Only the request is at hand in
+ * Deno.upgradeWebSocket: its inner request (an own symbol-keyed property)
+ * has the address. Null if a Deno release hides it: the connection is then
+ * not marked, and --keep-alive may close an idle WebSocket.
+ */
+function _peerOf(request: Request): Deno.Addr | null {
+  try {
+    if (_innerKey === undefined) {
+      _innerKey = Object.getOwnPropertySymbols(request).find((key) => {
+        const value = (request as unknown as Record<symbol, unknown>)[key];
+        return typeof value === "object" && value !== null && "remoteAddr" in value;
+      }) ?? null;
+    }
+    if (_innerKey === null) return null;
+    const inner = (request as unknown as Record<symbol, { remoteAddr?: Deno.Addr }>)[_innerKey];
+    return inner?.remoteAddr ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Makes Deno.upgradeWebSocket count the sockets it makes, once per worker:
  * the only way to learn of them, and the app (or Hono's `upgradeWebSocket`)
@@ -170,7 +202,10 @@ function _countWebSockets(): void {
   const upgrade = Deno.upgradeWebSocket;
   Object.defineProperty(Deno, "upgradeWebSocket", {
     value: (request: Request, options?: Deno.UpgradeWebSocketOptions) => {
+      const peer = _peerOf(request);
       const result = upgrade(request, options);
+      // The connection is the app's now: the watcher must never close it as idle or slow.
+      if (peer?.transport === "tcp") markUpgraded(peer.hostname, peer.port);
       const socket = result.socket;
       _webSockets.add(socket);
       socket.addEventListener("close", () => _webSockets.delete(socket));
@@ -208,14 +243,13 @@ function _serve(spec: ServeSpec) {
         ...(tls ? { cert: tls.cert, key: tls.key } : {}),
       }, handler);
     const addr = server.addr as Deno.NetAddr;
-    // --keep-alive: Deno 2.9's server has no idle timeout (runtime/_sockets.ts).
-    const libc = address.transport === "tcp" && spec.idleTimeout ? _socketCalls() : null;
-    const stopIdle = libc && spec.idleTimeout
-      ? startIdleCloser(libc, addr.port, spec.idleTimeout, spec.inFlight ?? (() => 0))
-      : null;
+    // Deno 2.9's server has no idle or request timeouts (runtime/_watcher.ts).
+    const watch = address.transport === "tcp" ? watchOptions(spec, addr.port) : null;
+    const libc = watch ? _socketCalls() : null;
+    const stopWatching = libc && watch ? startConnectionWatcher(libc, watch) : null;
     return {
       shutdown: async () => {
-        stopIdle?.();
+        stopWatching?.();
         await _webSockets.closed();
         return server.shutdown();
       },
@@ -239,6 +273,7 @@ export const denoRuntime: Runtime = {
   spawn: _spawn,
   serve: _serve,
   webSockets: _webSockets,
+  connectionWatchProblem: () => _socketCalls() === null ? _libcProblem : null,
   onSignal(signal: Signal, listener: () => void) {
     Deno.addSignalListener(signal as Deno.Signal, listener);
   },

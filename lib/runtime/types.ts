@@ -62,6 +62,30 @@ export type Handler = (
 /** Answers a request whose handler threw or rejected. */
 export type ErrorHandler = (error: unknown) => Response | Promise<Response>;
 
+/**
+ * The requests the app has been handed and has not answered yet. The
+ * runtime's connection watcher (runtime/_watcher.ts) asks it only when a
+ * connection looks too slow: one whose request is in it has sent its whole
+ * head. The front keeps it (lib/worker/in_flight.ts).
+ */
+export interface InFlightRequests {
+  readonly size: number;
+  /** Calls `fn` for each request in flight, with the info its handler got. */
+  forEach(fn: (request: Request, info: ServeInfo) => void): void;
+}
+
+/** What one look of the connection watcher closed. */
+export interface ClosedConnections {
+  /** Idle past `idleTimeout`. */
+  readonly idle: number;
+  /** Request heads not complete in time (`headerTimeout`), or no request at all. */
+  readonly heads: number;
+  /** Request bodies too slow (`bodyTimeout`). */
+  readonly bodies: number;
+  /** Of the heads and bodies, how many were answered 408 before the close. */
+  readonly answered: number;
+}
+
 /** How one server is started. */
 export interface ServeSpec {
   readonly address: Address;
@@ -90,8 +114,23 @@ export interface ServeSpec {
    * idle timeout, and Bun's also cuts slow requests, so it is turned off).
    */
   readonly idleTimeout?: number;
-  /** Requests in flight in this process (for idleTimeout); 0 when not given. */
-  readonly inFlight?: () => number;
+  /**
+   * Slow clients, with Apache mod_reqtimeout's rule: a client may take
+   * `headerTimeout + bytes / minUploadRate` seconds to send a request head,
+   * `bodyTimeout + bytes / minUploadRate` for the whole request once the
+   * head is at the app (only the time it spends sending counts); slower, the
+   * connection is closed (408 first on plain HTTP/1 where nothing was sent
+   * since). Absent or 0, that rule is off. Enforced like `idleTimeout`
+   * (runtime/_exchange.ts); never on an upgraded connection.
+   */
+  readonly headerTimeout?: number;
+  readonly bodyTimeout?: number;
+  /** Bytes per second; 500 when not given. */
+  readonly minUploadRate?: number;
+  /** The requests in flight in this process (for the timeouts above); none when not given. */
+  readonly inFlight?: InFlightRequests;
+  /** Told after a look of the watcher closed connections. */
+  readonly onClosed?: (closed: ClosedConnections) => void;
 }
 
 /** A listening server. */
@@ -186,6 +225,11 @@ export interface Runtime {
    */
   serve(spec: ServeSpec): RunningServer;
   readonly webSockets: WebSockets;
+  /**
+   * Why this process cannot watch its connections (so `idleTimeout`,
+   * `headerTimeout` and `bodyTimeout` are not enforced), or null when it can.
+   */
+  connectionWatchProblem(): string | null;
   onSignal(signal: Signal, listener: () => void): void;
   /** Lines from stdin; ends when the writer closes it. */
   stdinLines(): AsyncIterable<string>;

@@ -11,11 +11,19 @@ import { CorralError, describeError, ExitCode } from "../errors.ts";
 import { buildFront, type Front } from "./front/mod.ts";
 import { withConnectionClose } from "./front/_responses.ts";
 import { startHeartbeat } from "./heartbeat.ts";
+import { InFlight } from "./in_flight.ts";
 import { loadConfigHooks } from "../config/config_file.ts";
 import { callHook, type Hooks } from "../config/hooks.ts";
 import { IpcClient, type WorkerBoot } from "../ipc.ts";
 import { logger, setupLogging } from "../log.ts";
-import type { ErrorHandler, Handler, RunningServer, Runtime, ServeInfo } from "../runtime/mod.ts";
+import type {
+  ClosedConnections,
+  ErrorHandler,
+  Handler,
+  RunningServer,
+  Runtime,
+  ServeInfo,
+} from "../runtime/mod.ts";
 import { readTls } from "../tls.ts";
 import { TICK_MS, Watchdog } from "./watchdog.ts";
 
@@ -78,8 +86,8 @@ export class Worker {
   #draining = false;
   /** Requests begun since the drain began. */
   #drained = 0;
-  /** Requests in flight, counted when the watchdog is off. */
-  #unwatched = 0;
+  /** Requests the app holds, for the runtime's connection watcher (--keep-alive, slow clients). */
+  readonly #inFlight = new InFlight();
 
   constructor(rt: Runtime, boot: WorkerBoot, ipc: IpcClient, hooks: Hooks) {
     this.#rt = rt;
@@ -108,7 +116,8 @@ export class Worker {
     for (const { address, reusePort, tls: useTls } of this.#boot.listen) {
       const spec = {
         ...front.serve,
-        inFlight: () => this.#inFlight(),
+        inFlight: this.#inFlight,
+        onClosed: (closed: ClosedConnections) => this.#closed(closed),
         address,
         reusePort,
         tls: useTls ? tls : null,
@@ -122,6 +131,16 @@ export class Worker {
       const ended = () => this.#serverEnded(formatAddress(address, useTls));
       server.finished?.then(ended, ended);
     }
+  }
+
+  /** Logs what the connection watcher closed, one line a look. */
+  #closed({ idle, heads, bodies, answered }: ClosedConnections): void {
+    if (heads + bodies === 0) return; // idle connections are the normal life of keep-alive
+    this.#log.info(
+      "Closed {n} slow clients ({heads} heads past --header-timeout, {bodies} bodies past --body-timeout; " +
+        "{answered} answered 408)",
+      { n: heads + bodies, heads, bodies, answered, idle },
+    );
   }
 
   /**
@@ -184,16 +203,19 @@ export class Worker {
   /**
    * Wraps a handler with what the master's supervision needs: requests in
    * flight for --timeout, the count for --max-requests, the counters for
-   * metrics; and `Connection: close` while the worker drains. One wrapper,
-   * so one call more per request than the app's own.
+   * metrics, the requests the app holds for the connection watcher; and
+   * `Connection: close` while the worker drains. One wrapper, so one call
+   * more per request than the app's own.
    */
   #supervise(handler: Handler): Handler {
     const watchdog = this.#watchdog;
     if (watchdog === undefined) return this.#drainable(handler);
     const limit = this.#limit;
+    const inFlight = this.#inFlight;
     return (request, info) => {
       const startedAt = performance.now();
       const slot = watchdog.begin(request, startedAt);
+      const id = inFlight.add(request, info);
       if (watchdog.requests === limit) {
         this.#ipc.send({ type: "retire", pid: process.pid, requests: limit });
       }
@@ -201,15 +223,20 @@ export class Worker {
       try {
         response = this.#draining ? this.#drainOne(handler, request, info) : handler(request, info);
       } catch (err) {
+        inFlight.delete(id);
         watchdog.end(slot, startedAt, null, info);
         throw err;
       }
       if (response instanceof Promise) {
-        response.then(
-          (r) => watchdog.end(slot, startedAt, r, info),
-          () => watchdog.end(slot, startedAt, null, info),
-        );
+        response.then((r) => {
+          inFlight.delete(id);
+          watchdog.end(slot, startedAt, r, info);
+        }, () => {
+          inFlight.delete(id);
+          watchdog.end(slot, startedAt, null, info);
+        });
       } else {
+        inFlight.delete(id);
         watchdog.end(slot, startedAt, response, info);
       }
       return response;
@@ -233,31 +260,29 @@ export class Worker {
     this.#front?.reopen();
   }
 
-  /** Requests in flight: the watchdog's count, else the unwatched wrapper's. */
-  #inFlight(): number {
-    return this.#watchdog ? this.#watchdog.inFlight : this.#unwatched;
-  }
-
   /**
    * While the worker drains, every answer says `Connection: close`; and
-   * requests in flight are counted (for --keep-alive). A boolean check and
-   * two additions otherwise; a promise callback for an async handler.
+   * the requests the app holds are recorded (for the connection watcher).
+   * A boolean check and the record otherwise; a promise callback for an
+   * async handler.
    */
   #drainable(handler: Handler): Handler {
-    const settled = () => {
-      this.#unwatched--;
-    };
+    const inFlight = this.#inFlight;
     return (request, info) => {
-      this.#unwatched++;
+      const id = inFlight.add(request, info);
       let response;
       try {
         response = this.#draining ? this.#drainOne(handler, request, info) : handler(request, info);
       } catch (err) {
-        this.#unwatched--;
+        inFlight.delete(id);
         throw err;
       }
-      if (response instanceof Promise) response.then(settled, settled);
-      else this.#unwatched--;
+      if (response instanceof Promise) {
+        const settled = () => inFlight.delete(id);
+        response.then(settled, settled);
+      } else {
+        inFlight.delete(id);
+      }
       return response;
     };
   }

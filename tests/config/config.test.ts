@@ -200,6 +200,35 @@ describe("--graceful-timeout", () => {
   });
 });
 
+describe("--header-timeout, --body-timeout, --min-upload-rate", () => {
+  test("default to Apache mod_reqtimeout's 20 s and 500 bytes/s", () => {
+    const s = settings(["app.ts"]);
+    assert.deepEqual([s.headerTimeout, s.bodyTimeout, s.minUploadRate], [20, 20, 500]);
+  });
+
+  test("take seconds (0 turns a timeout off) and a rate in bytes, with k", () => {
+    const s = settings([
+      "--header-timeout",
+      "0",
+      "--body-timeout",
+      "2.5",
+      "--min-upload-rate",
+      "1k",
+      "app.ts",
+    ]);
+    assert.deepEqual([s.headerTimeout, s.bodyTimeout, s.minUploadRate], [0, 2.5, 1024]);
+  });
+
+  test("a rate of 0, or a negative timeout, is a usage error naming the flag", () => {
+    assert.match(
+      usageError(["--min-upload-rate", "0", "app.ts"]).message,
+      /--min-upload-rate: "0": must be at least 1/,
+    );
+    assert.match(usageError(["--header-timeout=-1", "app.ts"]).message, /--header-timeout: "-1"/);
+    assert.match(usageError(["--body-timeout", "soon", "app.ts"]).message, /--body-timeout: "soon"/);
+  });
+});
+
 describe("--log-level", () => {
   test("takes every Gunicorn level name, in any case", () => {
     for (const level of LOG_LEVELS) {

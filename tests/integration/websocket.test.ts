@@ -65,6 +65,30 @@ describe(`WebSockets (${RUNTIME})`, () => {
     assert.equal((await c.exit()).code, 0);
   });
 
+  test(
+    "an idle WebSocket outlives --keep-alive and the slow-client timeouts, and a quiet one the header timeout",
+    T,
+    async () => {
+      // Everything at 1 s: the connection watcher looks often, and a WebSocket is idle and slow by its rules.
+      const { c, port } = await start(["--keep-alive", "1", "--header-timeout", "1", "--body-timeout", "1"]);
+      const client = new Client(`ws://127.0.0.1:${port}/`);
+      await client.opened;
+      await client.echo("before");
+      await new Promise((r) => setTimeout(r, 3500));
+      assert.equal(client.closed, null, "still open after 3.5 s of silence");
+      await client.echo("after 3.5 s idle");
+      // A trickle of messages, each a few bytes, slower than --min-upload-rate.
+      for (let i = 0; i < 3; i++) {
+        await new Promise((r) => setTimeout(r, 700));
+        await client.echo(`trickle ${i}`);
+      }
+      assert.equal(client.closed, null);
+      client.ws.close(1000);
+      c.kill("SIGTERM");
+      assert.equal((await c.exit()).code, 0);
+    },
+  );
+
   test("TERM: an open WebSocket runs on until --graceful-timeout, then is closed with 1001", T, async () => {
     const { c, port } = await start(["--graceful-timeout", "3"]);
     const client = new Client(`ws://127.0.0.1:${port}/`);

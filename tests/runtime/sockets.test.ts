@@ -3,43 +3,11 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import process from "node:process";
-import { hasUnreadInput, isIdle, listeningFds } from "../../lib/runtime/_sockets.ts";
+import { hasUnreadInput, listeningFds } from "../../lib/runtime/_sockets.ts";
 import type { LibcCalls } from "../../lib/runtime/_libc.ts";
 import { RUNTIME, waitFor } from "../_helpers/corral.ts";
 
 const LINUX = { skip: process.platform !== "linux" ? "needs Linux's /proc" : false };
-
-describe("idle connections (--keep-alive)", () => {
-  const quiet = (sentMs: number, receivedMs: number, everSent = true, everReceived = true) => ({
-    sentMs,
-    receivedMs,
-    everSent,
-    everReceived,
-  });
-
-  test("waiting for the client since the last answer: idle once that is old enough", () => {
-    assert.equal(isIdle(quiet(1200, 1210), 1000, false), true);
-    assert.equal(isIdle(quiet(900, 910), 1000, false), false);
-  });
-
-  test("a request received after the last answer is in progress: never idle", () => {
-    assert.equal(isIdle(quiet(5000, 4000), 1000, false), false);
-    assert.equal(
-      isIdle(quiet(5000, 5000, false, true), 1000, false),
-      false,
-      "its first request, nothing sent yet",
-    );
-  });
-
-  test("a connection that never sent anything is idle from the start", () => {
-    assert.equal(isIdle(quiet(1500, 1500, false, false), 1000, true), true);
-  });
-
-  test("a tie of the kernel's clock is idle only with nothing in flight", () => {
-    assert.equal(isIdle(quiet(1500, 1500), 1000, false), true);
-    assert.equal(isIdle(quiet(1500, 1500), 1000, true), false);
-  });
-});
 
 /** libc as the runtime seam opens it. */
 async function libc(): Promise<LibcCalls> {

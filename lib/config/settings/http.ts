@@ -72,6 +72,43 @@ export const HTTP_SETTINGS: readonly Setting[] = [
       "How long an idle keep-alive connection is kept open for its next request; a request in progress is never cut. 0 closes every connection after one response (after a body the app did not read, the runtime decides, so that a client still sending it gets the answer). Enforced on Linux (on Deno with --allow-ffi and /proc readable).",
   }),
   define({
+    name: "headerTimeout",
+    section: "Connections and timeouts",
+    flags: ["--header-timeout"],
+    metavar: "SECONDS",
+    default: 20,
+    defaultText: "20",
+    parse: (raw, ctx) => seconds(one(raw), ctx),
+    description:
+      "Slow clients (slowloris): a request head must arrive within this many seconds, plus one per --min-upload-rate bytes received; slower, the client is answered 408 (plain HTTP/1) and the connection closed. A connection that sends nothing is closed after it too. Apache's RequestReadTimeout header=20-40,MinRate=500, without the 40 s cap. 0 turns it off. Enforced on Linux (on Deno with --allow-ffi and /proc readable), as --keep-alive.",
+  }),
+  define({
+    name: "bodyTimeout",
+    section: "Connections and timeouts",
+    flags: ["--body-timeout"],
+    metavar: "SECONDS",
+    default: 20,
+    defaultText: "20",
+    parse: (raw, ctx) => seconds(one(raw), ctx),
+    description:
+      "Slow uploads: once the app has a request, the client may take this many seconds, plus one per --min-upload-rate bytes received, to send it; only the time it spends sending counts, so an app that takes long to answer is never cut. Slower, it is answered 408 (plain HTTP/1) and the connection closed. Apache's body=20,MinRate=500. 0 turns it off.",
+  }),
+  define({
+    name: "minUploadRate",
+    section: "Connections and timeouts",
+    flags: ["--min-upload-rate"],
+    metavar: "BYTES",
+    default: 500,
+    defaultText: "500",
+    parse: (raw, ctx) => {
+      const n = bytes(one(raw), ctx);
+      if (n < 1) throw bad(ctx, one(raw), "must be at least 1 byte per second");
+      return n;
+    },
+    description:
+      "Bytes per second a client sending a request must keep up past --header-timeout and --body-timeout: each such many bytes received give it one more second (Apache's MinRate). At least 1.",
+  }),
+  define({
     name: "requestTimeout",
     section: "Connections and timeouts",
     flags: ["--request-timeout"],

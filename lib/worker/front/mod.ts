@@ -17,7 +17,7 @@ import { FieldScan, limitsOf, withBodyLimit } from "./limits.ts";
 import { withConnectionClose } from "./_responses.ts";
 
 /** What the runtime's server enforces itself (see {@link ServeSpec}). */
-export type ServeLimits = Pick<ServeSpec, "idleTimeout">;
+export type ServeLimits = Pick<ServeSpec, "idleTimeout" | "headerTimeout" | "bodyTimeout" | "minUploadRate">;
 
 /** The handler a worker serves, and what it must do at stop and on USR1. */
 export interface Front {
@@ -58,7 +58,12 @@ function _closeConnections(next: Handler): Handler {
 
 /** The runtime options the settings ask for. */
 export function serveLimits(settings: Readonly<Settings>): ServeLimits {
-  return settings.keepAlive > 0 ? { idleTimeout: settings.keepAlive } : {};
+  return {
+    ...(settings.keepAlive > 0 ? { idleTimeout: settings.keepAlive } : {}),
+    ...(settings.headerTimeout > 0 ? { headerTimeout: settings.headerTimeout } : {}),
+    ...(settings.bodyTimeout > 0 ? { bodyTimeout: settings.bodyTimeout } : {}),
+    minUploadRate: settings.minUploadRate,
+  };
 }
 
 /**

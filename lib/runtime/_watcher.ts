@@ -1,0 +1,344 @@
+/**
+ * Watches the connections this process's servers accepted, from the
+ * kernel's side, and closes those that are idle (`--keep-alive`) or too
+ * slow to send their request (`--header-timeout`, `--body-timeout`,
+ * `--min-upload-rate`): neither Deno.serve nor Bun.serve gives a hook per
+ * connection (Deno 2.9's has no timeouts; Bun's idleTimeout also cuts a
+ * slow response, so it is off). Linux only.
+ *
+ * One watcher a process, for all its servers: a few times a second it
+ * asks each descriptor TCP_INFO (runtime/_tcp_info.ts; the descriptors
+ * probed by number, and listed from /proc/self/fd every tenth look), and
+ * runtime/_exchange.ts judges. A connection first seen costs three calls
+ * (TCP_INFO, its local port, its peer), then one a look. The work is cut in
+ * slices of a millisecond, each run synchronously, with the event loop
+ * served between them: under 2,000 connections a look never holds the loop
+ * for long, and within a slice no descriptor can be closed and reused by
+ * the runtime between a look and a shutdown. Before closing, the port and the peer are checked again: a
+ * descriptor reused by another connection (even the app's own, outgoing)
+ * is never closed for the one that had it. Closing is
+ * `shutdown(SHUT_RDWR)`: the runtime sees the end of the stream and closes
+ * the connection as if the client had.
+ * @module
+ */
+import { readdirSync } from "node:fs";
+import { setImmediate } from "node:timers";
+import type { LibcCalls } from "./_libc.ts";
+import {
+  type Exchange,
+  isIdle,
+  judge,
+  newExchange,
+  overdue,
+  sameConnection,
+  type SlowLimits,
+  track,
+} from "./_exchange.ts";
+import { peerKey, TCP_ESTABLISHED, type TcpInfo, TcpProbe } from "./_tcp_info.ts";
+import type { ClosedConnections, InFlightRequests, ServeSpec } from "./types.ts";
+
+const SHUT_RDWR = 2;
+const MSG_DONTWAIT = 0x40;
+const MSG_NOSIGNAL = 0x4000;
+const _408 = new TextEncoder().encode(
+  "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+);
+/** A mark not matched to a connection within this long is dropped (the connection is gone). */
+const MARK_TTL_MS = 10_000;
+/** Milliseconds of work in one piece, before the event loop is served. */
+const SLICE_MS = 1;
+/**
+ * Every this many looks the descriptors are listed from /proc/self/fd (a
+ * few milliseconds in one piece for 2,000); in between they are probed by
+ * number, in slices, up to the highest known and on while new ones come:
+ * the kernel gives a new descriptor the lowest free number, so new
+ * connections sit in the holes or just above.
+ */
+const LIST_EVERY = 10;
+/** Probing stops past this many numbers in a row that are not open, above the highest known. */
+const CLOSED_RUN = 64;
+/** Mod_reqtimeout's MinRate: the default --min-upload-rate. */
+const DEFAULT_MIN_RATE = 500;
+
+/** Peers of upgraded connections not yet matched to a descriptor, with when they were marked. */
+const _marks = new Map<string, number>();
+
+/**
+ * Marks the connection from `hostname`:`port` as upgraded (a WebSocket):
+ * never closed by the watcher. Matched to its descriptor at the next look;
+ * false when the address cannot be read.
+ */
+export function markUpgraded(hostname: string, port: number): boolean {
+  const key = peerKey(hostname, port);
+  if (key === null) return false;
+  _marks.set(key, performance.now());
+  return true;
+}
+
+/** What the watcher enforces on one server's connections. */
+export interface WatchOptions {
+  readonly port: number;
+  /** The server speaks TLS: a 408 cannot be written on its sockets. */
+  readonly tls: boolean;
+  /** --keep-alive in milliseconds, or null. */
+  readonly idleMs: number | null;
+  /** The slow-client limits, or null. */
+  readonly slow: SlowLimits | null;
+  readonly inFlight?: InFlightRequests | undefined;
+  readonly onClosed?: ((closed: ClosedConnections) => void) | undefined;
+}
+
+/** What a server started with `spec` on `port` must have watched, or null when nothing. */
+export function watchOptions(spec: ServeSpec, port: number): WatchOptions | null {
+  const ms = (seconds: number | undefined) => seconds ? seconds * 1000 : Infinity;
+  const headerMs = ms(spec.headerTimeout);
+  const bodyMs = ms(spec.bodyTimeout);
+  const slow = headerMs === Infinity && bodyMs === Infinity
+    ? null
+    : { headerMs, bodyMs, minRate: spec.minUploadRate ?? DEFAULT_MIN_RATE };
+  const idleMs = spec.idleTimeout ? spec.idleTimeout * 1000 : null;
+  if (idleMs === null && slow === null) return null;
+  return { port, tls: spec.tls !== null, idleMs, slow, inFlight: spec.inFlight, onClosed: spec.onClosed };
+}
+
+/** How often to look: a few times per timeout, between 250 ms and 1 s. */
+export function watchInterval(options: Pick<WatchOptions, "idleMs" | "slow">): number {
+  const shortest = Math.min(
+    options.idleMs ?? Infinity,
+    options.slow?.headerMs ?? Infinity,
+    options.slow?.bodyMs ?? Infinity,
+  );
+  return Math.max(250, Math.min(1000, shortest / 4));
+}
+
+type _Counts = { idle: number; heads: number; bodies: number; answered: number };
+
+interface _Suspect {
+  readonly fd: number;
+  readonly ex: Exchange;
+  readonly info: TcpInfo;
+  readonly server: WatchOptions;
+}
+
+/** The watcher of a process's servers. */
+export class ConnectionWatcher {
+  readonly #libc: LibcCalls;
+  readonly #probe: TcpProbe;
+  readonly #servers = new Map<number, WatchOptions>();
+  readonly #exchanges = new Map<number, Exchange>();
+  /** Looks so far, and the highest open descriptor the last one found. */
+  #looks = 0;
+  #top = -1;
+
+  /** `probe` is for tests: one whose clock runs ahead. */
+  constructor(libc: LibcCalls, probe = new TcpProbe(libc)) {
+    this.#libc = libc;
+    this.#probe = probe;
+  }
+
+  /** Watches a server's connections; returns the function that stops it. */
+  add(options: WatchOptions): () => void {
+    this.#servers.set(options.port, options);
+    return () => {
+      if (this.#servers.get(options.port) === options) this.#servers.delete(options.port);
+    };
+  }
+
+  /** No server left to watch. */
+  get empty(): boolean {
+    return this.#servers.size === 0;
+  }
+
+  /** Milliseconds between looks: the shortest of the servers'. */
+  get interval(): number {
+    return Math.min(...[...this.#servers.values()].map(watchInterval));
+  }
+
+  /**
+   * Looks at every connection once and closes what must be; resolves with
+   * the totals. `late`: the look comes late (this loop was blocked, and so
+   * was the runtime's, which may not yet have handed the app the requests
+   * it read meanwhile): idle connections are closed, slow ones judged at
+   * the next look. `ahead` (tests) moves this clock forward.
+   */
+  async look(late = false, ahead = 0): Promise<ClosedConnections> {
+    const perServer = new Map<WatchOptions, _Counts>();
+    const listed = this.#looks++ % LIST_EVERY === 0 ? readdirSync("/proc/self/fd").map(Number) : null;
+    // Probing: up to the highest known, and on while new ones come (see LIST_EVERY).
+    const known = this.#top;
+    let index = 0;
+    this.#top = -1;
+    const next = listed
+      ? () => listed[index++] ?? null
+      : () => index <= known || index - this.#top <= CLOSED_RUN ? index++ : null;
+    while (this.#slice(next, performance.now() + ahead, late, perServer)) await _yield();
+    if (listed) {
+      const open = new Set(listed);
+      for (const fd of this.#exchanges.keys()) if (!open.has(fd)) this.#exchanges.delete(fd);
+    }
+    const now = performance.now();
+    for (const [peer, at] of _marks) if (now - at > MARK_TTL_MS) _marks.delete(peer);
+    const totals: _Counts = { idle: 0, heads: 0, bodies: 0, answered: 0 };
+    for (const [server, counts] of perServer) {
+      for (const key of ["idle", "heads", "bodies", "answered"] as const) totals[key] += counts[key];
+      if (counts.idle + counts.heads + counts.bodies > 0) server.onClosed?.(counts);
+    }
+    return totals;
+  }
+
+  /** The connection on `fd` as it is now, followed from the last look; null when not one of ours. */
+  #follow(fd: number, now: number): { ex: Exchange; info: TcpInfo; server: WatchOptions } | null {
+    const info = this.#probe.info(fd);
+    if (info === null || info.state !== TCP_ESTABLISHED) {
+      this.#exchanges.delete(fd);
+      return null;
+    }
+    let ex = this.#exchanges.get(fd);
+    if (ex !== undefined && sameConnection(ex, info, now)) track(ex, info, now);
+    else {
+      const port = this.#probe.localPort(fd);
+      const peer = port !== null && this.#servers.has(port) ? this.#probe.peer(fd) : null;
+      if (port === null || peer === null) {
+        this.#exchanges.delete(fd);
+        return null;
+      }
+      this.#exchanges.set(fd, ex = newExchange(info, port, peer, now));
+    }
+    const server = this.#servers.get(ex.port);
+    return server === undefined ? null : { ex, info, server };
+  }
+
+  /** Whether `fd` still is the connection `ex` followed (checked before closing it); forgets it if not. */
+  #still(fd: number, ex: Exchange): boolean {
+    if (this.#probe.localPort(fd) === ex.port && this.#probe.peer(fd) === ex.peer) return true;
+    this.#exchanges.delete(fd);
+    return false;
+  }
+
+  /**
+   * Looks at the descriptors `next` gives, synchronously, for about
+   * {@link SLICE_MS}; closes the idle, then judges the suspects. Returns
+   * whether there are more to look at.
+   */
+  #slice(
+    next: () => number | null,
+    now: number,
+    late: boolean,
+    perServer: Map<WatchOptions, _Counts>,
+  ): boolean {
+    const suspects: _Suspect[] = [];
+    const until = performance.now() + SLICE_MS;
+    let fd: number | null = null;
+    while (performance.now() < until && (fd = next()) !== null) {
+      const followed = this.#follow(fd, now);
+      if (!this.#probe.closed) this.#top = Math.max(this.#top, fd);
+      if (followed === null) continue;
+      const { ex, info, server } = followed;
+      if (!ex.upgraded && _marks.delete(ex.peer)) ex.upgraded = true;
+      if (ex.upgraded) continue;
+      const busy = (server.inFlight?.size ?? 0) > 0;
+      if (server.idleMs !== null && isIdle(info, server.idleMs, busy)) {
+        if (this.#still(fd, ex) && this.#libc.shutdown(fd, SHUT_RDWR) === 0) {
+          _counts(perServer, server).idle++;
+        }
+      } else if (server.slow !== null && !late && overdue(ex, info, now, server.slow)) {
+        suspects.push({ fd, ex, info, server });
+      }
+    }
+    if (suspects.length > 0) this.#judge(suspects, now, perServer);
+    return fd !== null;
+  }
+
+  /** Closes the suspects that are too slow, knowing which requests the app has. */
+  #judge(suspects: readonly _Suspect[], now: number, perServer: Map<WatchOptions, _Counts>): void {
+    const known = new Map<InFlightRequests | undefined, ReturnType<typeof _atApp>>();
+    for (const { fd, ex, info, server } of suspects) {
+      if (!known.has(server.inFlight)) known.set(server.inFlight, _atApp(server.inFlight));
+      const { byPeer, ports } = known.get(server.inFlight) as ReturnType<typeof _atApp>;
+      const peerPort = Number(ex.peer.slice(ex.peer.lastIndexOf("|") + 1));
+      const request = byPeer.get(ex.peer) ?? (ports.has(peerPort) ? null : undefined);
+      const verdict = judge(ex, info, now, server.slow as SlowLimits, request, server.tls);
+      // Bytes waiting unread: the worker is behind, not the client.
+      if (verdict === null || this.#probe.unread(fd) > 0 || !this.#still(fd, ex)) continue;
+      const counts = _counts(perServer, server);
+      // A 408 only where nothing of an answer can be on its way: plain HTTP,
+      // data received, and the app never had the request or still holds it.
+      const answer = !server.tls && info.bytesReceived > ex.base && (!ex.atApp || request != null);
+      if (answer && this.#libc.send(fd, _408, _408.length, MSG_DONTWAIT | MSG_NOSIGNAL) === _408.length) {
+        counts.answered++;
+      }
+      if (this.#libc.shutdown(fd, SHUT_RDWR) !== 0) continue;
+      if (verdict === "head") counts.heads++;
+      else counts.bodies++;
+    }
+  }
+}
+
+function _yield(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function _counts(perServer: Map<WatchOptions, _Counts>, server: WatchOptions): _Counts {
+  let counts = perServer.get(server);
+  if (counts === undefined) perServer.set(server, counts = { idle: 0, heads: 0, bodies: 0, answered: 0 });
+  return counts;
+}
+
+/** The requests in flight by peer; `ports`: the peers this cannot key, matched by port only. */
+function _atApp(
+  inFlight: InFlightRequests | undefined,
+): { byPeer: Map<string, Request>; ports: Set<number> } {
+  const byPeer = new Map<string, Request>();
+  const ports = new Set<number>();
+  inFlight?.forEach((request, info) => {
+    let addr;
+    try {
+      addr = info.remoteAddr;
+    } catch {
+      return; // answered meanwhile
+    }
+    if (addr.transport !== "tcp") return;
+    const key = peerKey(addr.hostname, addr.port);
+    if (key === null) ports.add(addr.port);
+    else byPeer.set(key, request);
+  });
+  return { byPeer, ports };
+}
+
+let _shared: { watcher: ConnectionWatcher; timer: ReturnType<typeof setTimeout> | null } | null = null;
+
+/** Runs the process's watcher every `interval`, one look at a time, until no server is left. */
+function _schedule(shared: NonNullable<typeof _shared>): void {
+  const interval = shared.watcher.interval;
+  const due = performance.now() + interval;
+  const timer = setTimeout(async () => {
+    // Late by more than a look: this loop (and the runtime's) was blocked.
+    const late = performance.now() - due > interval + 100;
+    try {
+      await shared.watcher.look(late);
+    } catch { /* /proc unreadable for a moment: next time */ }
+    if (shared.timer !== timer) return; // stopped, or started again, meanwhile
+    if (shared.watcher.empty) shared.timer = null;
+    else _schedule(shared);
+  }, interval);
+  (timer as { unref?: () => void }).unref?.();
+  shared.timer = timer;
+}
+
+/**
+ * Watches the connections accepted on `options.port` (see the module doc),
+ * with the process's one watcher; returns the function that stops it.
+ */
+export function startConnectionWatcher(libc: LibcCalls, options: WatchOptions): () => void {
+  _shared ??= { watcher: new ConnectionWatcher(libc), timer: null };
+  const shared = _shared;
+  const remove = shared.watcher.add(options);
+  if (shared.timer === null) _schedule(shared);
+  return () => {
+    remove();
+    if (shared.watcher.empty && shared.timer !== null) {
+      clearTimeout(shared.timer);
+      shared.timer = null;
+    }
+  };
+}

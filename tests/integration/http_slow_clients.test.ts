@@ -1,0 +1,140 @@
+/**
+ * Slow clients against the real CLI, under the runtime running the tests: slowloris heads and slow bodies
+ * are closed on time (--header-timeout, --body-timeout), fast uploads, slow apps and idle keep-alive
+ * connections are not. Short timeouts, so each test takes a few seconds.
+ */
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import process from "node:process";
+import { connect, type Socket } from "node:net";
+import { Corral, freePort, RUNTIME, startOnFreePort, stopAll, waitFor } from "../_helpers/corral.ts";
+import { get, sendingAll } from "../_helpers/http.ts";
+
+after(stopAll);
+const T = {
+  timeout: 40_000,
+  skip: process.platform === "linux" ? false : "enforced through Linux's TCP_INFO",
+};
+const ANSWER_408 = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+
+/** A raw connection that sends `first`, then `drip` every `everyMs` until it is closed; records when. */
+async function client(port: number, first: string, drip = "", everyMs = 200) {
+  const socket: Socket = connect(port, "127.0.0.1");
+  const t0 = Date.now();
+  let received = "";
+  let closedAfter: number | null = null;
+  socket.setEncoding("latin1");
+  socket.on("data", (d: string) => received += d);
+  socket.on("error", () => {});
+  await new Promise((resolve) => socket.once("connect", resolve));
+  const timer = drip ? setInterval(() => socket.write(drip), everyMs) : undefined;
+  socket.on("close", () => {
+    clearInterval(timer);
+    closedAfter = Date.now() - t0;
+  });
+  if (first) socket.write(first);
+  return { socket, received: () => received, closedAfter: () => closedAfter };
+}
+
+describe(`slow clients (${RUNTIME})`, () => {
+  test(
+    "--header-timeout: a slowloris head is answered 408 and closed on time, a silent connection is closed",
+    T,
+    async () => {
+      const { c, port } = await startOnFreePort(["--header-timeout", "1", "--keep-alive", "30"]);
+      // A header line every 200 ms: about 50 bytes/s, far under 500.
+      const loris = await client(port, "GET / HTTP/1.1\r\nHost: x\r\n", "X-Drip: 1\r\n");
+      const silent = await client(port, "");
+      assert.equal((await get(`http://127.0.0.1:${port}/`)).status, 200, "others are served meanwhile");
+      await waitFor("both to be closed", () => loris.closedAfter() !== null && silent.closedAfter() !== null);
+      assert.equal(loris.received(), ANSWER_408);
+      assert.equal(silent.received(), "");
+      // 1 s and a bit for the bytes, checked 4 times a second; Bun accepts a silent connection after about 1 s.
+      assert.ok((loris.closedAfter() as number) >= 1000 && (loris.closedAfter() as number) < 3000);
+      assert.ok((silent.closedAfter() as number) >= 1000 && (silent.closedAfter() as number) < 4000);
+      await c.waitForLog(/Closed [12] slow clients \([12] heads past --header-timeout/);
+      loris.socket.destroy();
+      c.kill("SIGTERM");
+      await c.exit();
+    },
+  );
+
+  test(
+    "--body-timeout: a body trickled, and one stopped half-way, are answered 408 and closed on time",
+    T,
+    async () => {
+      const { c, port } = await startOnFreePort(["--header-timeout", "10", "--body-timeout", "1"]);
+      const head = (length: number) => `POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\n\r\n`;
+      const trickle = await client(port, head(1_000_000), "zzzzz");
+      const halfway = await client(port, head(1000) + "z".repeat(500));
+      await waitFor(
+        "both to be closed",
+        () => trickle.closedAfter() !== null && halfway.closedAfter() !== null,
+      );
+      for (const conn of [trickle, halfway]) {
+        assert.equal(conn.received(), ANSWER_408);
+        // Within the body's 1 s (and a bit for the bytes), long before the head's 10 s.
+        assert.ok((conn.closedAfter() as number) >= 1000 && (conn.closedAfter() as number) < 4000);
+      }
+      c.kill("SIGTERM");
+      await c.exit();
+    },
+  );
+
+  test(
+    "a fast 8 MiB upload, a slow app and a slow app that leaves the body unread are never cut",
+    T,
+    async () => {
+      const { c, port } = await startOnFreePort(["--header-timeout", "1", "--body-timeout", "1"]);
+      const upload = sendingAll(
+        port,
+        `POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: ${8 * 1024 * 1024}\r\n\r\n`,
+        "u".repeat(64 * 1024),
+        128,
+      );
+      const slow = get(`http://127.0.0.1:${port}/slow?ms=4000`);
+      const unread = get(`http://127.0.0.1:${port}/slow?ms=4000`, { method: "POST", body: "b".repeat(1000) });
+      assert.match(await upload, /^HTTP\/1\.1 200/);
+      assert.deepEqual([(await slow).body, (await unread).body], ["slept 4000", "slept 4000"]);
+      assert.doesNotMatch(c.stderr, /slow clients/);
+      c.kill("SIGTERM");
+      await c.exit();
+    },
+  );
+
+  test("an idle keep-alive connection is governed by --keep-alive, not --header-timeout", T, async () => {
+    const { c, port } = await startOnFreePort(["--header-timeout", "1", "--keep-alive", "3"]);
+    const kept = await client(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    await waitFor("the answer", () => kept.received().endsWith("ok"));
+    await waitFor("the idle connection to be closed", () => kept.closedAfter() !== null, 10_000);
+    assert.ok((kept.closedAfter() as number) >= 2900, `closed after ${kept.closedAfter()} ms`);
+    assert.doesNotMatch(kept.received(), /408/);
+    c.kill("SIGTERM");
+    await c.exit();
+  });
+
+  test(
+    "without --allow-ffi, Deno's master warns once that the timeouts cannot be enforced",
+    { ...T, skip: RUNTIME !== "deno" && "Deno permissions only exist on Deno" },
+    async () => {
+      const port = await freePort();
+      const flags = [
+        "--allow-net",
+        "--allow-read",
+        "--allow-env",
+        "--allow-run",
+        "--allow-write",
+        "--allow-sys",
+      ];
+      const c = new Corral(["-w", "2", "-b", `127.0.0.1:${port}`, "tests/apps/pid.ts"], { denoFlags: flags });
+      await c.ready();
+      const warnings = c.stderr.match(
+        /--keep-alive, --header-timeout, --body-timeout cannot be enforced: .*/g,
+      );
+      assert.deepEqual(warnings?.length, 1, c.stderr);
+      assert.match(warnings?.[0] ?? "", /--allow-ffi is not granted/);
+      c.kill("SIGTERM");
+      await c.exit();
+    },
+  );
+});
