@@ -10,6 +10,7 @@
  * @module
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { alive, type Corral, until } from "./_corral.ts";
 import type { Failure, Load } from "./_load.ts";
 import type { Context, Scenario } from "./_scenarios.ts";
@@ -49,9 +50,9 @@ function _ppid(pid: number): number | null {
  * The client ports of the TCP connections to `serverPort` that process
  * `pid` holds (accepted by it: in its descriptor table).
  */
-export function clientPorts(pid: number, serverPort: number): Set<number> {
+export async function clientPorts(pid: number, serverPort: number): Promise<Set<number>> {
   const inodes = _socketInodes(pid);
-  const rows = _tcpRows().filter((r) => r.local === serverPort && r.state !== "0A" && inodes.has(r.inode));
+  const rows = (await _tcpRows(serverPort)).filter((r) => r.state !== "0A" && inodes.has(r.inode));
   return new Set(rows.map((r) => r.remote));
 }
 
@@ -67,32 +68,42 @@ function _socketInodes(pid: number): Set<string> {
   return inodes;
 }
 
-/** The rows of /proc/net/tcp and tcp6: local port, remote port, state, inode. */
-function _tcpRows(): { local: number; remote: number; state: string; inode: string }[] {
+/**
+ * The rows of /proc/net/tcp and tcp6 whose local port is `port`. Read
+ * asynchronously and searched for the port rather than split line by line:
+ * under load the tables hold tens of thousands of lines, and a synchronous
+ * read and split took 50-150 ms. That stalled this process's own clients,
+ * and a draining worker then found them quiet, closed their idle
+ * keep-alive connections, and their next requests, sent in one burst,
+ * failed: a failure of the test, not of corral.
+ */
+async function _tcpRows(port: number): Promise<{ remote: number; state: string; inode: string }[]> {
   const rows = [];
+  const needle = `:${port.toString(16).toUpperCase().padStart(4, "0")} `;
   for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
     let text = "";
     try {
-      text = readFileSync(table, "utf8");
+      text = await readFile(table, "latin1");
     } catch {
       continue;
     }
-    for (const line of text.split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/);
+    for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + 1)) {
+      const start = text.lastIndexOf("\n", at) + 1;
+      const end = text.indexOf("\n", at);
+      const f = text.slice(start, end < 0 ? undefined : end).trim().split(/\s+/);
       const [local, remote, state, inode] = [f[1], f[2], f[3], f[9]];
-      if (!local || !remote || !state || !inode) continue;
-      const port = (a: string) => parseInt(a.slice(a.lastIndexOf(":") + 1), 16);
-      rows.push({ local: port(local), remote: port(remote), state, inode });
+      if (!local?.endsWith(needle.trimEnd()) || !remote || !state || !inode) continue;
+      rows.push({ remote: parseInt(remote.slice(remote.lastIndexOf(":") + 1), 16), state, inode });
+      if (end < 0) break;
+      at = end;
     }
   }
   return rows;
 }
 
 /** Whether any of `pids` holds a socket listening on `port` (a worker that accepts there). */
-export function listensOn(pids: readonly number[], port: number): boolean {
-  const listening = new Set(
-    _tcpRows().filter((r) => r.state === "0A" && r.local === port).map((r) => r.inode),
-  );
+export async function listensOn(pids: readonly number[], port: number): Promise<boolean> {
+  const listening = new Set((await _tcpRows(port)).filter((r) => r.state === "0A").map((r) => r.inode));
   return pids.some((pid) => {
     try {
       return [..._socketInodes(pid)].some((inode) => listening.has(inode));
@@ -176,14 +187,14 @@ class _Chaos {
     // Killing the only worker that accepts refuses every new connection until
     // its replacement serves, whatever the master does: not a fair test.
     const others = this.#corral.liveWorkers().filter((pid) => pid !== victim);
-    if (!listensOn(others, this.#ctx.port)) {
+    if (!await listensOn(others, this.#ctx.port)) {
       this.#corral.signalPid(victim, "SIGCONT");
       return this.#note("pause (only one worker accepts)");
     }
     // Stopped, it accepts nothing more: what it holds now is what dies with it.
     let ports: Set<number>;
     try {
-      ports = clientPorts(victim, this.#ctx.port);
+      ports = await clientPorts(victim, this.#ctx.port);
     } catch {
       return this.#note("pause (the worker exited meanwhile)"); // Recycled between the pick and the stop.
     } finally {
