@@ -16,6 +16,7 @@ import {
   type Setting,
   SETTINGS,
   type Settings,
+  settingsBySection,
 } from "./settings.ts";
 
 /** The app to serve: a module and the export to take from it. */
@@ -42,20 +43,91 @@ export interface CommandLine {
   readonly positionals: readonly string[];
 }
 
-function _parseOptions() {
-  const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {
+type _Option = { type: "string" | "boolean"; short?: string; multiple?: boolean };
+
+/** The options of node:util's parseArgs: help, version and each setting's long flag. */
+function _parseOptions(): Record<string, _Option> {
+  const options: Record<string, _Option> = {
     help: { type: "boolean", short: "h" },
     version: { type: "boolean", short: "v" },
   };
   for (const s of SETTINGS) {
-    const opt: { type: "string" | "boolean"; short?: string; multiple?: boolean } = {
-      type: s.boolean ? "boolean" : "string",
-    };
+    const opt: _Option = { type: s.boolean ? "boolean" : "string" };
     if (s.flags.length === 2) opt.short = s.flags[0].slice(1);
     if (s.multiple) opt.multiple = true;
     options[longFlag(s).slice(2)] = opt;
   }
   return options;
+}
+
+/** Every flag a user may type (short, long, Gunicorn's aliases): its canonical long flag and label. */
+function _flagTable(): Map<string, { long: string; label: string; takesValue: boolean }> {
+  const table = new Map<string, { long: string; label: string; takesValue: boolean }>();
+  table.set("-h", { long: "--help", label: "-h/--help", takesValue: false });
+  table.set("--help", { long: "--help", label: "-h/--help", takesValue: false });
+  table.set("-v", { long: "--version", label: "-v/--version", takesValue: false });
+  table.set("--version", { long: "--version", label: "-v/--version", takesValue: false });
+  for (const s of SETTINGS) {
+    const entry = { long: longFlag(s), label: flagLabel(s), takesValue: !s.boolean };
+    for (const flag of [...s.flags, ...(s.aliases ?? [])]) table.set(flag, entry);
+  }
+  return table;
+}
+
+/** A value that is a negative number, not an option: `-1`, `-0.5`. */
+const _NEGATIVE = /^-\d/;
+
+/**
+ * Rewrites a command line so that node:util's parseArgs reads it without
+ * guessing: every option by its canonical long flag with its value inline
+ * (`--workers=-1`), so Gunicorn's spellings are aliases, a negative number
+ * is a value (then refused by the setting, with its reason), and an unknown
+ * flag gets a suggestion.
+ * @throws {UsageError} for an unknown flag or a missing value.
+ */
+function _normalize(args: readonly string[]): string[] {
+  const table = _flagTable();
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    if (!arg.startsWith("-") || arg === "-" || _NEGATIVE.test(arg)) {
+      out.push(arg);
+      continue;
+    }
+    const long = arg.startsWith("--");
+    const eq = long ? arg.indexOf("=") : -1;
+    const name = long ? (eq < 0 ? arg : arg.slice(0, eq)) : arg.slice(0, 2);
+    const option = table.get(name);
+    if (!option) {
+      const close = long ? suggestKey(name, [...table.keys()].filter((f) => f.startsWith("--"))) : undefined;
+      throw new UsageError(`Unknown option "${name}"${close ? ` (did you mean ${close}?)` : ""}`);
+    }
+    const inline = long
+      ? (eq < 0 ? undefined : arg.slice(eq + 1))
+      : arg.length > 2
+      ? arg.slice(2)
+      : undefined;
+    if (!option.takesValue) {
+      // A group of short flags (-hv) goes to parseArgs as it is.
+      out.push(long ? (inline === undefined ? option.long : `${option.long}=${inline}`) : arg);
+      continue;
+    }
+    let value = inline;
+    if (value === undefined) {
+      const next = args[i + 1];
+      if (next === undefined || (next.startsWith("-") && next !== "-" && !_NEGATIVE.test(next))) {
+        throw new UsageError(`Missing value for ${option.label}`);
+      }
+      value = next;
+      i++;
+    }
+    out.push(`${option.long}=${value}`);
+  }
+  return out;
 }
 
 /**
@@ -77,8 +149,9 @@ export function parseAppSpec(value: string): AppSpec {
  */
 export function readCommandLine(args: readonly string[]): CommandLine {
   let parsed;
+  const normalized = _normalize(args);
   try {
-    parsed = parseArgs({ args: [...args], options: _parseOptions(), allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: normalized, options: _parseOptions(), allowPositionals: true, strict: true });
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
@@ -122,6 +195,10 @@ export function suggestKey(key: string, known: readonly string[]): string | unde
     if (d < bestDistance) [best, bestDistance] = [k, d];
   }
   return bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+}
+
+function _isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
 function _rawValues(value: unknown): string[] | null {
@@ -177,12 +254,16 @@ export class SettingsBuilder {
         throw new UsageError(`"${key}" in ${where}: ${longFlag(cliOnly)} is for the command line only`);
       }
       if (!s) {
-        const close = suggestKey(key, [...byName.keys(), ...ignore]);
+        // Gunicorn's config-file name of a setting is the likeliest slip of a Gunicorn user.
+        const close = SETTINGS.find((g) => g.gunicorn === key && !g.cliOnly)?.name ??
+          suggestKey(key, [...byName.keys(), ...ignore]);
         throw new UsageError(
           `Unknown setting "${key}" in ${where}${close ? ` (did you mean ${close}?)` : ""}`,
         );
       }
-      const raw = _rawValues(value);
+      const raw = s.keyValue && _isRecord(value)
+        ? Object.entries(value).map(([k, v]) => `${k}=${String(v)}`)
+        : _rawValues(value);
       if (raw === null) {
         if (value === undefined) continue;
         throw new UsageError(`Invalid value for "${key}" in ${where}: expected a string, number or list`);
@@ -213,6 +294,7 @@ export class SettingsBuilder {
     if ((s.certfile === null) !== (s.keyfile === null)) {
       throw new UsageError(s.certfile === null ? "--keyfile needs --certfile" : "--certfile needs --keyfile");
     }
+    if (s.initgroups && s.user === null) throw new UsageError("--initgroups needs -u/--user");
     return s;
   }
 }
@@ -349,23 +431,26 @@ export function helpText(program = "corral"): string {
     "file (-c, or ./corral.config.ts), $CORRAL_CMD_ARGS, the command line.",
     "",
   ];
-  let section = "";
-  for (const s of SETTINGS) {
-    if (s.section !== section) {
-      section = s.section;
-      lines.push(`${section}:`);
+  for (const [section, settings] of settingsBySection()) {
+    lines.push(`${section}:`);
+    for (const s of settings) {
+      const flags = s.flags.length === 2 ? `${s.flags[0]}, ${s.flags[1]}` : `    ${s.flags[0]}`;
+      lines.push(`  ${flags}${s.boolean ? "" : ` ${s.metavar}`}`);
+      lines.push(`      ${s.description.replaceAll("`", "")}`);
+      const aliases = s.aliases?.length ? `  (also ${s.aliases.join(", ")}, as Gunicorn spells it)` : "";
+      lines.push(`      Default: ${s.defaultText}${s.env ? `  (env: ${s.env})` : ""}${aliases}`);
     }
-    const flags = s.flags.length === 2 ? `${s.flags[0]}, ${s.flags[1]}` : `    ${s.flags[0]}`;
-    lines.push(`  ${flags}${s.boolean ? "" : ` ${s.metavar}`}`);
-    lines.push(`      ${s.description.replaceAll("`", "")}`);
-    lines.push(`      Default: ${s.defaultText}${s.env ? `  (env: ${s.env})` : ""}`);
   }
   lines.push(
     "Other:",
     "  -v, --version  Print the version and exit.",
     "  -h, --help     Print this help and exit.",
     "",
+    "Commands:",
+    `  ${program} ctl --socket PATH status|reload|scale N|stop`,
+    "      Talk to a running master over its --control-socket (corral ctl --help).",
+    "",
   );
-  lines.push("Signals: TERM stops gracefully, INT and QUIT stop at once.");
+  lines.push("Signals: TERM stops gracefully, INT and QUIT stop at once, HUP reloads, USR2 upgrades.");
   return lines.join("\n");
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { existsSync, lstatSync, rmSync } from "node:fs";
+import { dirname } from "node:path";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { type Address, formatAddress, type TcpAddress, type UnixAddress } from "../address.ts";
 import { BootError, UsageError } from "../errors.ts";
@@ -21,6 +22,7 @@ const _REASONS: Record<string, string> = {
   // Deno's node:net reports an address of no local interface as EINVAL.
   EINVAL: "address not available on this machine",
   ENOTFOUND: "unknown host name",
+  ENOENT: "no such folder",
   EAI_NONAME: "unknown host name",
 };
 
@@ -70,8 +72,16 @@ function _connects(path: string): Promise<boolean> {
   });
 }
 
-/** Removes a stale socket file; refuses a live one or a file that is no socket. */
+/**
+ * Removes a stale socket file; refuses a live one, a file that is no
+ * socket, and a path whose folder does not exist (the runtimes' own errors
+ * then say only "Failed to listen").
+ */
 export async function clearUnixPath(address: UnixAddress): Promise<void> {
+  const folder = dirname(address.path);
+  if (!existsSync(folder)) {
+    throw new BootError(`Cannot bind "${formatAddress(address)}": the folder "${folder}" does not exist`);
+  }
   if (!existsSync(address.path)) return;
   if (!lstatSync(address.path).isSocket()) {
     throw new BootError(`Cannot bind "${formatAddress(address)}": the path exists and is not a socket`);

@@ -93,7 +93,9 @@ export class Workers {
     void callHook(this.#o.hooks, "preFork", { age });
     let child;
     try {
-      child = rt.spawn([...rt.selfCommand(workerNeeds(settings, app, listen, boot.ipcPath)), WORKER_FLAG]);
+      const argv = [...rt.selfCommand(workerNeeds(settings, app, listen, boot.ipcPath)), WORKER_FLAG];
+      // -e/--env: the worker's environment is the master's plus these.
+      child = rt.spawn(argv, Object.keys(settings.env).length ? { env: settings.env } : {});
     } catch (err) {
       // The system would not start a process (EMFILE, EAGAIN, ENOMEM...): later, then.
       this.backingOff(`Cannot start a worker: ${describeError(err)}`);
