@@ -108,6 +108,8 @@ async function _serve(args: readonly string[], builtins: Builtins, checking: boo
   const app = launch.app as AppSpec; // Null only with --print-config.
   if (checking) return await _checkConfig(settings, app, builtins, environment.cwd);
   if (builtins.app) _builtinApp(builtins.app);
+  // Before the log file is created: --umask decides its mode too.
+  if (settings.umask !== null) process.umask(settings.umask);
   setupLogging(settings);
 
   let reloader: Reloader | null = null;

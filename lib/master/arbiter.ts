@@ -120,6 +120,7 @@ export class Arbiter implements OperationsSource {
   /** Checks the settings and the addresses, opens the channels, logs the start. */
   async start(): Promise<void> {
     const s = this.settings;
+    if (s.umask !== null) process.umask(s.umask);
     checkPlatform(s);
     const tls = readTls(s);
     await callHook(this.#hooks, "onStarting", s);

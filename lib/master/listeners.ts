@@ -14,6 +14,7 @@ import { platform } from "node:os";
 import { tcpMigrateReq } from "../runtime/_sockets.ts";
 import type { WorkerBoot } from "../ipc.ts";
 import type { Settings } from "../config/settings.ts";
+import type { ActivatedSocket } from "./activation.ts";
 
 const _REASONS: Record<string, string> = {
   EADDRINUSE: "address already in use",
@@ -176,6 +177,8 @@ export function migrateWarning(settings: Pick<Settings, "maxRequests" | "maxWork
 /** The master's view of the listeners: probes, relays, and what workers bind. */
 export class Listeners {
   readonly public: Address[] = [];
+  /** The descriptors of systemd's sockets, which every worker inherits. */
+  readonly activated: number[] = [];
   readonly relays: UnixRelay[] = [];
   readonly forWorkers: WorkerBoot["listen"][number][] = [];
   readonly #tls: boolean;
@@ -193,8 +196,18 @@ export class Listeners {
     tls: boolean,
     workers: number,
     upgrading = false,
+    activated: readonly ActivatedSocket[] = [],
   ): Promise<Listeners> {
     const l = new Listeners(tls);
+    if (activated.length > 0) {
+      // systemd's sockets replace --bind, as in Gunicorn: every worker serves them all.
+      for (const { fd, address } of activated) {
+        l.public.push(address);
+        l.activated.push(fd);
+        l.forWorkers.push({ address, reusePort: false, tls: tls && address.transport === "tcp", fd });
+      }
+      return l;
+    }
     try {
       for (const address of bind) {
         if (address.transport === "tcp") {
@@ -227,13 +240,20 @@ export class Listeners {
 
   /** Addresses as the start-up log shows them. */
   describe(): string[] {
-    return this.public.map((a) => formatAddress(a, this.#tls && a.transport === "tcp"));
+    return this.public.map((a, i) => {
+      const where = formatAddress(a, this.#tls && a.transport === "tcp");
+      const fd = this.activated[i];
+      return fd === undefined ? where : `${where} (systemd's socket, fd ${fd})`;
+    });
   }
 
-  /** Closes the relays and (unless a new master now owns them) removes unix socket files. */
+  /**
+   * Closes the relays and (unless a new master now owns them, or they are
+   * systemd's) removes unix socket files.
+   */
   close(removeUnixPaths = true): void {
     for (const r of this.relays) r.destroy();
-    if (!removeUnixPaths) return;
+    if (!removeUnixPaths || this.activated.length > 0) return;
     for (const a of this.public) if (a.transport === "unix") rmSync(a.path, { force: true });
   }
 }

@@ -5,11 +5,12 @@ import { lines } from "./_lines.ts";
 import { bindError } from "./_bind_error.ts";
 import type { LibcCalls } from "./_libc.ts";
 import { hasUnreadInput, startIdleCloser } from "./_sockets.ts";
+import { adoptAt, bindSocket, isListening, placeholderFor, socketAddress } from "./_adopt.ts";
 import { openLibc } from "./datagram_bun.ts";
 import { bunFetch, bunInfoClass, bunRoutes, type BunServing, bunWebSocket } from "./_bun_server.ts";
 import { SocketRegistry } from "./_websockets.ts";
 import type { Address } from "../address.ts";
-import type { ChildProcess, Handler, Runtime, ServeSpec, Signal, SpawnOptions } from "./types.ts";
+import type { ChildProcess, Handler, Ids, Runtime, ServeSpec, Signal, SpawnOptions } from "./types.ts";
 
 type BunServer = Bun.Server;
 
@@ -25,10 +26,13 @@ function _selfCommand(): string[] {
 }
 
 function _spawn(argv: string[], options: SpawnOptions = {}): ChildProcess {
+  const stdin = options.stdin === "null" ? "ignore" : "pipe";
+  // Bun.spawn closes every other descriptor: the ones to keep go in stdio, at their own numbers.
+  const extra = options.fds?.length ? Math.max(...options.fds) + 1 - 3 : 0;
+  const stdio: ("pipe" | "inherit" | "ignore" | number)[] = [stdin, "inherit", "inherit"];
+  for (let fd = 3; fd < 3 + extra; fd++) stdio.push(options.fds?.includes(fd) ? fd : "ignore");
   const proc = Bun.spawn(argv, {
-    stdin: options.stdin === "null" ? "ignore" : "pipe",
-    stdout: "inherit",
-    stderr: "inherit",
+    stdio,
     ...(options.cwd ? { cwd: options.cwd } : {}),
     // Bun's env replaces the environment; ours adds to it.
     ...(options.env ? { env: { ...process.env, ...options.env } as Record<string, string> } : {}),
@@ -54,6 +58,13 @@ function _spawn(argv: string[], options: SpawnOptions = {}): ChildProcess {
 }
 
 let _libc: LibcCalls | null | undefined;
+
+/** libc, or an error saying what needs it. */
+function _requireLibc(what: string): LibcCalls {
+  const libc = _socketCalls();
+  if (libc === null) throw new Error(`${what} needs Linux and its libc`);
+  return libc;
+}
 
 /** libc for runtime/_sockets.ts, or null off Linux or when it cannot be opened. */
 function _socketCalls(): LibcCalls | null {
@@ -98,13 +109,15 @@ function _appOptions(spec: ServeSpec, serving: BunServing): Record<string, unkno
 function _serve(spec: ServeSpec) {
   const { address, tls } = spec;
   const scheme = tls ? "https" : "http";
-  const port = address.transport === "tcp" ? address.port : 0;
-  const serving: BunServing = { Info: null, scheme, origin: `${scheme}://${_authority(address, port)}` };
+  const serving: BunServing = { Info: null, scheme, origin: "" };
   try {
+    const adopting = spec.listenFd !== undefined;
+    const libc = adopting ? _requireLibc("Serving a socket by its descriptor") : null;
+    const at = adopting ? placeholderFor(address) : address;
     const server: BunServer = Bun.serve({
-      ...(address.transport === "unix"
-        ? { unix: address.path }
-        : { hostname: address.hostname, port: address.port, reusePort: spec.reusePort }),
+      ...(at.transport === "unix"
+        ? { unix: at.path }
+        : { hostname: at.hostname, port: at.port, reusePort: adopting ? false : spec.reusePort }),
       // With TLS, HTTP/2 is offered through ALPN, as Deno.serve does.
       ...(tls ? { tls: { cert: tls.cert, key: tls.key }, http2: true } : {}),
       // Bun's own idle timeout also cuts a request the app takes longer than
@@ -119,15 +132,20 @@ function _serve(spec: ServeSpec) {
       fetch: bunFetch(spec.handler, serving),
       error: spec.onError,
     });
-    serving.Info = bunInfoClass(server);
-    if (port === 0 && address.transport === "tcp") {
-      serving.origin = `${scheme}://${_authority(address, server.port)}`;
+    if (libc !== null) {
+      const placeholder = at.transport === "tcp" ? { ...at, port: server.port ?? 0 } : at;
+      adoptAt(libc, placeholder, spec.listenFd as number);
     }
-    const libc = address.transport === "tcp" && spec.idleTimeout ? _socketCalls() : null;
-    const stopIdle = libc && spec.idleTimeout && server.port
-      ? startIdleCloser(libc, server.port, spec.idleTimeout, spec.inFlight ?? (() => 0))
+    serving.Info = bunInfoClass(server);
+    // The port connections arrive on: the adopted socket's, else the one bound.
+    const port = address.transport === "tcp"
+      ? (adopting || address.port !== 0 ? address.port : server.port)
+      : 0;
+    serving.origin = `${scheme}://${_authority(address, port ?? 0)}`;
+    const idleLibc = address.transport === "tcp" && spec.idleTimeout ? _socketCalls() : null;
+    const stopIdle = idleLibc && spec.idleTimeout && port
+      ? startIdleCloser(idleLibc, port, spec.idleTimeout, spec.inFlight ?? (() => 0))
       : null;
-    const listening = server.port;
     return {
       // stop(false) leaves the WebSockets open, and resolves once they are closed.
       shutdown: () => {
@@ -135,7 +153,7 @@ function _serve(spec: ServeSpec) {
         return server.stop(false);
       },
       ...(address.transport === "tcp" && process.platform === "linux"
-        ? { unreadInput: () => _unread(listening) }
+        ? { unreadInput: () => _unread(port) }
         : {}),
     };
   } catch (err) {
@@ -160,6 +178,17 @@ export const bunRuntime: Runtime = {
   spawn: _spawn,
   serve: _serve,
   webSockets: _webSockets,
+  bindSocket: (address, reusePort) => bindSocket(_requireLibc("Binding a socket"), address, reusePort),
+  listeningAddress(fd) {
+    const libc = _requireLibc("Serving systemd's sockets (LISTEN_FDS)");
+    return isListening(libc, fd) ? socketAddress(libc, fd) : null;
+  },
+  setIds(ids: Ids) {
+    process.setgroups?.([...ids.groups]);
+    process.setgid?.(ids.gid);
+    process.setuid?.(ids.uid);
+    if (process.getuid?.() !== ids.uid) throw new Error(`setuid(${ids.uid}) did not take effect`);
+  },
   onSignal(signal: Signal, listener: () => void) {
     process.on(signal, listener);
   },

@@ -18,6 +18,7 @@ import { logger, setupLogging } from "../log.ts";
 import type { ErrorHandler, Handler, RunningServer, Runtime, ServeInfo } from "../runtime/mod.ts";
 import { readTls } from "../tls.ts";
 import { TICK_MS, Watchdog } from "./watchdog.ts";
+import { dropPrivileges } from "./privileges.ts";
 
 /** When the master is gone, a worker drains for at most this long (it must be gone within 2 s). */
 const ORPHAN_GRACE_MS = 1000;
@@ -74,11 +75,21 @@ export class Worker {
   /** Requests in flight, counted when the watchdog is off. */
   #unwatched = 0;
 
-  constructor(rt: Runtime, boot: WorkerBoot, ipc: IpcClient, hooks: Hooks) {
+  /** Sockets bound before the worker dropped its privileges, by listen entry. */
+  readonly #bound: readonly (number | undefined)[];
+
+  constructor(
+    rt: Runtime,
+    boot: WorkerBoot,
+    ipc: IpcClient,
+    hooks: Hooks,
+    bound: (number | undefined)[] = [],
+  ) {
     this.#rt = rt;
     this.#boot = boot;
     this.#ipc = ipc;
     this.#hooks = hooks;
+    this.#bound = bound;
   }
 
   get #info() {
@@ -98,8 +109,11 @@ export class Worker {
     this.#watch();
     const wrap = (handler: Handler) => this.#supervise(front.wrap(handler));
     const served = this.#supervise(front.handler);
-    for (const { address, reusePort, tls: useTls } of this.#boot.listen) {
+    for (const [i, { address, reusePort, tls: useTls, fd }] of this.#boot.listen.entries()) {
+      // systemd's socket (shared by every worker), or ours bound before dropping privileges.
+      const listenFd = fd ?? this.#bound[i];
       const spec = {
+        ...(listenFd !== undefined ? { listenFd, sharedListener: fd !== undefined } : {}),
         ...front.serve,
         inFlight: () => this.#inFlight(),
         address,
@@ -360,9 +374,11 @@ export async function runWorker(rt: Runtime, app?: App, hooks?: Hooks): Promise<
 
   let worker: Worker;
   try {
+    // --user: bind with the master's privileges, then drop them before any of the app's code runs.
+    const bound = boot.ids ? await dropPrivileges(rt, boot) : [];
     // Started by the CLI: the hooks are in the config file the master loaded.
     hooks ??= await loadConfigHooks(boot.settings);
-    worker = state.worker = new Worker(rt, boot, ipc, hooks);
+    worker = state.worker = new Worker(rt, boot, ipc, hooks, bound);
     await worker.boot(app);
   } catch (err) {
     const code = err instanceof CorralError ? err.exitCode : ExitCode.WORKER_BOOT_ERROR;

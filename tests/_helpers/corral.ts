@@ -76,9 +76,16 @@ export class Corral {
 
   constructor(
     args: string[],
-    options: { cwd?: string; env?: Record<string, string>; script?: string; denoFlags?: string[] } = {},
+    options: {
+      cwd?: string;
+      env?: Record<string, string>;
+      script?: string;
+      denoFlags?: string[];
+      /** A command that runs corral, such as `systemd-socket-activate -l PORT`. */
+      wrap?: string[];
+    } = {},
   ) {
-    const [cmd, ...rest] = cliCommand(options.script, options.denoFlags);
+    const [cmd, ...rest] = [...(options.wrap ?? []), ...cliCommand(options.script, options.denoFlags)];
     this.proc = spawn(cmd as string, [...rest, ...args], {
       cwd: options.cwd ?? ROOT,
       env: { ...process.env, ...options.env },
