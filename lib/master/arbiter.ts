@@ -239,7 +239,10 @@ export class Arbiter implements OperationsSource {
     }
     if (this.#everReady) return;
     this.#everReady = true;
-    this.#options.notify?.ready();
+    const old = Upgrade.oldMasterPid();
+    // A new master of a USR2 upgrade is the service's main process from now on.
+    if (old === null) this.#options.notify?.ready();
+    else this.#options.notify?.ready(`Serving; took over from pid ${old} (USR2)`, process.pid);
     this.#log.info("Ready: {n} serving", { n: plural(serving, "worker") });
     void callHook(this.#hooks, "whenReady", this.settings);
     Upgrade.handOver(this.#log);
@@ -341,6 +344,13 @@ export class Arbiter implements OperationsSource {
 
   /** USR2: start a new master from the program on disk, beside this one. */
   #startUpgrade(): void {
+    if (process.pid === 1) {
+      this.#log.warning(
+        "USR2 ignored: this master is PID 1 (a container's init), and a container ends with it, new " +
+          "master included. Reload with HUP, or roll out a new container (docs/deploy.md)",
+      );
+      return;
+    }
     if (this.#upgrade?.running) {
       this.#log.warning("An upgrade is already in progress (new master pid {pid})", {
         pid: this.#upgrade.pid,
@@ -348,7 +358,12 @@ export class Arbiter implements OperationsSource {
       return;
     }
     const argv = [...this.#rt.selfCommand(), ...(this.#options.args ?? this.#rt.args)];
-    const upgrade = Upgrade.start(this.#rt, argv, this.#resources?.pidfile, this.#log);
+    const resources = this.#resources as Resources;
+    const upgrade = Upgrade.start(this.#rt, argv, this.#log, {
+      pidfile: resources.pidfile,
+      dir: resources.dir.path,
+      fds: resources.listeners.activated,
+    });
     if (!upgrade) return;
     this.#upgrade = upgrade;
     upgrade.exitStatus.then((status) => this.#push({ kind: "exit", pid: upgrade.pid, status }));
@@ -361,7 +376,10 @@ export class Arbiter implements OperationsSource {
   async stop(graceful: boolean): Promise<void> {
     if (this.#exitCode !== null) return;
     this.#exitCode = ExitCode.OK;
-    this.#options.notify?.stopping();
+    // Handing over to the new master of an upgrade: the service goes on, in it.
+    const heir = this.#upgrade?.tookOver ? this.#upgrade.pid : null;
+    if (heir === null) this.#options.notify?.stopping();
+    else this.#options.notify?.handOver(heir, `Upgraded: the new master (pid ${heir}) serves`);
     this.#timers.clear();
     for (const relay of this.#resources?.listeners.relays ?? []) relay.close();
     this.#workers.killAll(graceful ? "SIGTERM" : "SIGQUIT");
