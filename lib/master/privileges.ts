@@ -5,15 +5,17 @@
  * the supervision socket in it (heartbeats connect after the switch), the
  * log files (reopened on USR1) and the unix sockets it binds. The master
  * itself keeps its privileges: it binds again for every new worker and for
- * a USR2 upgrade (docs/deploy.md).
+ * a USR2 upgrade (docs/deploy.md); but with systemd's sockets it binds
+ * nothing, and switches too ({@link switchMaster}).
  * @module
  */
 import { chownSync, closeSync, existsSync, openSync } from "node:fs";
 import process from "node:process";
 import type { Settings } from "../config/settings.ts";
 import { findUser, groupsOf } from "../config/users.ts";
-import { UsageError } from "../errors.ts";
-import type { Ids } from "../runtime/mod.ts";
+import { BootError, describeError, UsageError } from "../errors.ts";
+import { logger } from "../log.ts";
+import type { Ids, Runtime } from "../runtime/mod.ts";
 
 /**
  * The ids workers switch to, or null when they stay as they are.
@@ -27,7 +29,7 @@ export function workerIds(settings: Pick<Settings, "user" | "group" | "initgroup
   const user = findUser(String(uid));
   const gid = settings.group ?? user?.gid ?? myGid;
   const groups = settings.initgroups && user ? groupsOf(user.name, gid) : [gid];
-  if (uid === myUid && gid === myGid && !settings.initgroups && myUid !== 0) return null;
+  if (uid === myUid && gid === myGid && myUid !== 0) return null;
   if (myUid !== 0) {
     throw new UsageError(
       `-u/--user, -g/--group: corral runs as uid ${myUid} and cannot switch its workers to uid ${uid}, ` +
@@ -53,4 +55,28 @@ export function handOverFiles(settings: Settings, ids: Ids, privateFiles: readon
   if (settings.accessLogfile !== null && settings.accessLogfile !== "-") {
     _give(settings.accessLogfile, ids, true);
   }
+}
+
+/**
+ * Switches the master itself, when nothing it does needs root (every
+ * socket came from systemd): first the log files become the user's, so that
+ * USR1 can reopen them. Returns null: the workers it spawns are the user's
+ * already.
+ * @throws {BootError} when the switch fails.
+ */
+export function switchMaster(rt: Runtime, settings: Settings, ids: Ids): null {
+  handOverFiles(settings, ids, []);
+  try {
+    rt.setIds(ids);
+  } catch (err) {
+    throw new BootError(`Cannot switch to uid ${ids.uid}, gid ${ids.gid} (-u/--user): ${describeError(err)}`);
+  }
+  logger("arbiter").info(
+    "Running as uid {uid}, gid {gid}: systemd's sockets leave the master nothing to bind",
+    {
+      uid: ids.uid,
+      gid: ids.gid,
+    },
+  );
+  return null;
 }

@@ -17,7 +17,7 @@ import { Upgrade } from "./upgrade.ts";
 import { chownSync } from "node:fs";
 import process from "node:process";
 import { describeListenFds, takeListenFds } from "./activation.ts";
-import { handOverFiles, workerIds } from "./privileges.ts";
+import { handOverFiles, switchMaster, workerIds } from "./privileges.ts";
 
 /** A master's open resources. */
 export class Resources {
@@ -54,9 +54,11 @@ export class Resources {
     source: OperationsSource,
     onMessage: (message: WorkerMessage) => void,
   ): Promise<Resources> {
-    const ids = workerIds(settings);
+    let ids = workerIds(settings);
     const upgrading = Upgrade.oldMasterPid() !== null;
     const activated = describeListenFds(rt, takeListenFds(process.env, process.pid, upgrading));
+    // systemd's sockets leave the master nothing to bind: it switches too, before it opens anything.
+    if (ids && activated.length > 0) ids = switchMaster(rt, settings, ids);
     const dir = PrivateDir.create();
     rt.onExit(() => dir.remove());
     const opened: { close(): void }[] = [];

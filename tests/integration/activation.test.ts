@@ -6,7 +6,7 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -101,6 +101,32 @@ describe(`systemd socket activation (${RUNTIME})`, { skip }, () => {
     assert.match(c.stderr, new RegExp(`Listening at: unix:${path} \\(systemd's socket, fd 3\\)`));
     c.kill("SIGTERM");
     await c.exit();
+  });
+
+  test("with --user, the master switches too: systemd's sockets leave it nothing to bind", {
+    ...T,
+    skip: process.getuid?.() !== 0 && "not root",
+  }, async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/`;
+    const { c } = await activated(
+      [`127.0.0.1:${port}`],
+      ["-w", "2", "-u", "nobody", "tests/apps/whoami.ts"],
+      () => get(url, { timeoutMs: 20_000 }),
+    );
+    assert.match(
+      c.stderr,
+      /Running as uid 65534, gid 65534: systemd's sockets leave the master nothing to bind/,
+    );
+    const master = Number(/\[(\d+)\] \[INFO\] Starting corral/.exec(c.stderr)?.[1]);
+    const uid = (pid: number) => /^Uid:\s+(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    assert.equal(uid(master), "65534\t65534\t65534\t65534");
+    assert.equal(JSON.parse((await get(url)).body).uid, "65534 65534 65534 65534");
+    c.kill("SIGHUP");
+    await c.waitForLog(/Reloaded: 2 new workers serving/, 20_000);
+    assert.equal((await get(url)).status, 200);
+    c.kill("SIGTERM");
+    assert.equal((await c.exit()).code, 0);
   });
 
   test("a descriptor that is not a listening socket is refused, exit 3", T, () => {
