@@ -24,7 +24,7 @@ import { runtime } from "./lib/runtime/mod.ts";
 import type { Settings } from "./lib/config/settings.ts";
 import { readTls } from "./lib/tls.ts";
 import { VERSION } from "./lib/version.ts";
-import { runWorker } from "./lib/worker/worker.ts";
+import { runWorker } from "./lib/worker/main.ts";
 
 /**
  * Modules compiled into a binary by `scripts/compile.ts --runtime deno`: a
@@ -108,6 +108,8 @@ async function _serve(args: readonly string[], builtins: Builtins, checking: boo
   const app = launch.app as AppSpec; // Null only with --print-config.
   if (checking) return await _checkConfig(settings, app, builtins, environment.cwd);
   if (builtins.app) _builtinApp(builtins.app);
+  // Before the log file is created: --umask decides its mode too.
+  if (settings.umask !== null) process.umask(settings.umask);
   setupLogging(settings);
 
   let reloader: Reloader | null = null;

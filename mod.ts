@@ -21,7 +21,7 @@ import { CorralError, ExitCode } from "./lib/errors.ts";
 import { logger, setupLogging } from "./lib/log.ts";
 import { runtime } from "./lib/runtime/mod.ts";
 import { HOOK_NAMES, type Hooks, pickHooks } from "./lib/config/hooks.ts";
-import { runWorker } from "./lib/worker/worker.ts";
+import { runWorker } from "./lib/worker/main.ts";
 
 export type { Address, TcpAddress, UnixAddress } from "./lib/address.ts";
 export type { App } from "./lib/worker/app_loader.ts";

@@ -56,3 +56,32 @@ export function describeError(err: unknown): string {
   if (err instanceof Error) return err.message.split("\n")[0] ?? err.name;
   return String(err);
 }
+
+/**
+ * One line for an import failure, with the source position when the
+ * runtime gives one: Deno puts it on the message's last line, Bun in the
+ * `position` of each build message of an AggregateError.
+ *
+ * @example
+ * ```ts
+ * describeImportFailure(err); // "SyntaxError: Unexpected } (at /srv/app.ts:3:1)"
+ * ```
+ */
+export function describeImportFailure(err: unknown): string {
+  const first = err instanceof AggregateError && err.errors.length ? err.errors[0] : err;
+  const e = first as {
+    name?: string;
+    message?: string;
+    position?: { file: string; line: number; column: number };
+  };
+  const message = String(e?.message ?? first);
+  let line = message.split("\n")[0] ?? message;
+  if (!line.includes(":") || !/^[A-Z]\w*Error/.test(line)) {
+    const name = e?.name && e.name !== "Error" ? e.name.replace(/^BuildMessage$/, "SyntaxError") : "";
+    if (name && !line.startsWith(name)) line = `${name}: ${line}`;
+  }
+  const at = e?.position
+    ? `${e.position.file}:${e.position.line}:${e.position.column}`
+    : /\bat (\S+:\d+:\d+)\s*$/.exec(message)?.[1];
+  return at ? `${line} (at ${at})` : line;
+}

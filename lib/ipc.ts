@@ -11,6 +11,7 @@ import { join } from "node:path";
 import type { Address } from "./address.ts";
 import type { AppSpec } from "./config/config.ts";
 import type { Settings } from "./config/settings.ts";
+import type { Ids } from "./runtime/types.ts";
 import type { Counters, InFlight } from "./worker/watchdog.ts";
 
 /** Everything a worker needs to boot, sent as the first line of its stdin. */
@@ -23,7 +24,11 @@ export interface WorkerBoot {
     readonly address: Address;
     readonly reusePort: boolean;
     readonly tls: boolean;
+    /** A socket systemd passed (LISTEN_FDS), shared by every worker, at this descriptor. */
+    readonly fd?: number;
   }[];
+  /** The ids the worker switches to once it has bound (--user), or null to stay. */
+  readonly ids: Ids | null;
   /** The master's socket for {@link WorkerMessage}s. */
   readonly ipcPath: string;
   /** Spawn order, 1-based. */

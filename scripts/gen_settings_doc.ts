@@ -12,8 +12,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { CMD_ARGS_ENV, DEFAULT_CONFIG_FILES } from "../lib/config/config_file.ts";
+import { GUNICORN_HOOKS, GUNICORN_ONLY } from "../lib/config/gunicorn.ts";
 import { HOOK_NAMES } from "../lib/config/hooks.ts";
-import { longFlag, type Setting, SETTINGS } from "../lib/config/settings.ts";
+import { longFlag, type Setting, SETTINGS, settingsBySection } from "../lib/config/settings.ts";
 import { findTool, ROOT } from "./compile.ts";
 
 /** Where the reference lives. */
@@ -37,6 +38,39 @@ function _setting(s: Setting): string[] {
     `default: ${s.defaultText}`,
   ];
   return [`### \`${flags}\``, "", facts.join(" · "), "", s.description, ""];
+}
+
+/** A table cell: no pipe may end it early. */
+function _cell(text: string): string {
+  return text.replaceAll("|", "\\|");
+}
+
+/** Every Gunicorn 23 setting and hook, with corral's equivalent or why there is none. */
+function _gunicornTable(): string[] {
+  const rows: [string, string, string][] = [];
+  for (const s of SETTINGS) {
+    if (!s.gunicorn) continue;
+    const aliases = s.aliases?.length
+      ? ` (Gunicorn's ${s.aliases.map((a) => `\`${a}\``).join(", ")} works too)`
+      : "";
+    rows.push([s.gunicorn, `\`${s.flags.join(", ")}\``, `${s.gunicornNote ?? "the same"}${aliases}`]);
+  }
+  for (const h of GUNICORN_HOOKS) {
+    rows.push([h.name, h.corral ? `hook \`${h.corral}\`` : "none", h.why ?? "the same"]);
+  }
+  for (const g of GUNICORN_ONLY) rows.push([g.name, "none", g.why]);
+  rows.sort((a, b) => a[0].localeCompare(b[0]));
+  return [
+    "## Coming from Gunicorn",
+    "",
+    "Every setting of Gunicorn 23, by its config-file name, and corral's equivalent, or why there is",
+    "none. Where Gunicorn spells a flag differently, corral takes Gunicorn's spelling too.",
+    "",
+    "| Gunicorn | corral | note |",
+    "| --- | --- | --- |",
+    ...rows.map(([name, corral, note]) => `| \`${name}\` | ${corral} | ${_cell(note)} |`),
+    "",
+  ];
 }
 
 /** The whole of docs/settings.md. */
@@ -78,13 +112,9 @@ export function settingsMarkdown(): string {
     "also loads the app, and exits 0 or 1.",
     "",
   ];
-  let section = "";
-  for (const s of SETTINGS) {
-    if (s.section !== section) {
-      section = s.section;
-      lines.push(`## ${section}`, "");
-    }
-    lines.push(..._setting(s));
+  for (const [section, settings] of settingsBySection()) {
+    lines.push(`## ${section}`, "");
+    for (const s of settings) lines.push(..._setting(s));
   }
   const docs = _hookDocs();
   lines.push(
@@ -95,6 +125,7 @@ export function settingsMarkdown(): string {
     "",
     ...HOOK_NAMES.map((name) => `- \`${name}\`: ${docs.get(name) ?? ""}`),
     "",
+    ..._gunicornTable(),
   );
   return lines.join("\n");
 }

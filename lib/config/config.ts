@@ -6,6 +6,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { normalizeArgs, suggestKey } from "./flags.ts";
 import type { Address } from "../address.ts";
 import { UsageError } from "../errors.ts";
 import {
@@ -16,7 +17,10 @@ import {
   type Setting,
   SETTINGS,
   type Settings,
+  settingsBySection,
 } from "./settings.ts";
+
+export { suggestKey };
 
 /** The app to serve: a module and the export to take from it. */
 export interface AppSpec {
@@ -42,15 +46,16 @@ export interface CommandLine {
   readonly positionals: readonly string[];
 }
 
-function _parseOptions() {
-  const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {
+type _Option = { type: "string" | "boolean"; short?: string; multiple?: boolean };
+
+/** The options of node:util's parseArgs: help, version and each setting's long flag. */
+function _parseOptions(): Record<string, _Option> {
+  const options: Record<string, _Option> = {
     help: { type: "boolean", short: "h" },
     version: { type: "boolean", short: "v" },
   };
   for (const s of SETTINGS) {
-    const opt: { type: "string" | "boolean"; short?: string; multiple?: boolean } = {
-      type: s.boolean ? "boolean" : "string",
-    };
+    const opt: _Option = { type: s.boolean ? "boolean" : "string" };
     if (s.flags.length === 2) opt.short = s.flags[0].slice(1);
     if (s.multiple) opt.multiple = true;
     options[longFlag(s).slice(2)] = opt;
@@ -77,8 +82,9 @@ export function parseAppSpec(value: string): AppSpec {
  */
 export function readCommandLine(args: readonly string[]): CommandLine {
   let parsed;
+  const normalized = normalizeArgs(args);
   try {
-    parsed = parseArgs({ args: [...args], options: _parseOptions(), allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: normalized, options: _parseOptions(), allowPositionals: true, strict: true });
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
@@ -96,32 +102,8 @@ export function readCommandLine(args: readonly string[]): CommandLine {
   };
 }
 
-/** Levenshtein distance, for "did you mean" suggestions. */
-function _distance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(
-        (prev[j] ?? 0) + 1,
-        (row[j - 1] ?? 0) + 1,
-        (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    prev = row;
-  }
-  return prev[b.length] ?? 0;
-}
-
-/** The known key closest to `key`, if it is close enough to be a typo. */
-export function suggestKey(key: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const k of known) {
-    const d = _distance(key.toLowerCase(), k.toLowerCase());
-    if (d < bestDistance) [best, bestDistance] = [k, d];
-  }
-  return bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+function _isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
 function _rawValues(value: unknown): string[] | null {
@@ -177,12 +159,16 @@ export class SettingsBuilder {
         throw new UsageError(`"${key}" in ${where}: ${longFlag(cliOnly)} is for the command line only`);
       }
       if (!s) {
-        const close = suggestKey(key, [...byName.keys(), ...ignore]);
+        // Gunicorn's config-file name of a setting is the likeliest slip of a Gunicorn user.
+        const close = SETTINGS.find((g) => g.gunicorn === key && !g.cliOnly)?.name ??
+          suggestKey(key, [...byName.keys(), ...ignore]);
         throw new UsageError(
           `Unknown setting "${key}" in ${where}${close ? ` (did you mean ${close}?)` : ""}`,
         );
       }
-      const raw = _rawValues(value);
+      const raw = s.keyValue && _isRecord(value)
+        ? Object.entries(value).map(([k, v]) => `${k}=${String(v)}`)
+        : _rawValues(value);
       if (raw === null) {
         if (value === undefined) continue;
         throw new UsageError(`Invalid value for "${key}" in ${where}: expected a string, number or list`);
@@ -213,6 +199,7 @@ export class SettingsBuilder {
     if ((s.certfile === null) !== (s.keyfile === null)) {
       throw new UsageError(s.certfile === null ? "--keyfile needs --certfile" : "--certfile needs --keyfile");
     }
+    if (s.initgroups && s.user === null) throw new UsageError("--initgroups needs -u/--user");
     return s;
   }
 }
@@ -349,23 +336,26 @@ export function helpText(program = "corral"): string {
     "file (-c, or ./corral.config.ts), $CORRAL_CMD_ARGS, the command line.",
     "",
   ];
-  let section = "";
-  for (const s of SETTINGS) {
-    if (s.section !== section) {
-      section = s.section;
-      lines.push(`${section}:`);
+  for (const [section, settings] of settingsBySection()) {
+    lines.push(`${section}:`);
+    for (const s of settings) {
+      const flags = s.flags.length === 2 ? `${s.flags[0]}, ${s.flags[1]}` : `    ${s.flags[0]}`;
+      lines.push(`  ${flags}${s.boolean ? "" : ` ${s.metavar}`}`);
+      lines.push(`      ${s.description.replaceAll("`", "")}`);
+      const aliases = s.aliases?.length ? `  (also ${s.aliases.join(", ")}, as Gunicorn spells it)` : "";
+      lines.push(`      Default: ${s.defaultText}${s.env ? `  (env: ${s.env})` : ""}${aliases}`);
     }
-    const flags = s.flags.length === 2 ? `${s.flags[0]}, ${s.flags[1]}` : `    ${s.flags[0]}`;
-    lines.push(`  ${flags}${s.boolean ? "" : ` ${s.metavar}`}`);
-    lines.push(`      ${s.description.replaceAll("`", "")}`);
-    lines.push(`      Default: ${s.defaultText}${s.env ? `  (env: ${s.env})` : ""}`);
   }
   lines.push(
     "Other:",
     "  -v, --version  Print the version and exit.",
     "  -h, --help     Print this help and exit.",
     "",
+    "Commands:",
+    `  ${program} ctl --socket PATH status|reload|scale N|stop`,
+    "      Talk to a running master over its --control-socket (corral ctl --help).",
+    "",
   );
-  lines.push("Signals: TERM stops gracefully, INT and QUIT stop at once.");
+  lines.push("Signals: TERM stops gracefully, INT and QUIT stop at once, HUP reloads, USR2 upgrades.");
   return lines.join("\n");
 }

@@ -29,7 +29,7 @@ import {
   SettingsBuilder,
   splitShellWords,
 } from "./config.ts";
-import { describeError, UsageError } from "../errors.ts";
+import { describeError, describeImportFailure, UsageError } from "../errors.ts";
 import { HOOK_NAMES, type Hooks, pickHooks } from "./hooks.ts";
 import type { Settings } from "./settings.ts";
 
@@ -109,7 +109,7 @@ async function _importConfig(path: string, label: string, fresh: boolean): Promi
   try {
     return await import(url);
   } catch (err) {
-    throw new UsageError(`Cannot load config file "${label}": ${describeError(err)}`);
+    throw new UsageError(`Cannot load config file "${label}": ${describeImportFailure(err)}`);
   }
 }
 

@@ -8,6 +8,7 @@ import type { Address, TcpAddress } from "../address.ts";
 import { CORE_SETTINGS } from "./settings/core.ts";
 import { HTTP_SETTINGS } from "./settings/http.ts";
 import { LOGGING_SETTINGS } from "./settings/logging.ts";
+import { MECHANICS_SETTINGS } from "./settings/mechanics.ts";
 import { OPERATIONS_SETTINGS } from "./settings/operations.ts";
 import { SHIPPING_SETTINGS } from "./settings/shipping.ts";
 import { SUPERVISION_SETTINGS } from "./settings/supervision.ts";
@@ -89,6 +90,16 @@ export interface Settings {
   metricsBind: TcpAddress | null;
   /** The master's control socket, or null. */
   controlSocket: string | null;
+  /** Environment variables set in every worker (`-e KEY=VALUE`). */
+  env: Record<string, string>;
+  /** The uid workers switch to once they have bound, or null to stay. */
+  user: number | null;
+  /** The gid workers switch to; null: the --user's own group, or stay. */
+  group: number | null;
+  /** The umask of the master and the workers, or null to keep the inherited one. */
+  umask: number | null;
+  /** Give workers every group --user belongs to, not only --group. */
+  initgroups: boolean;
 }
 
 /** What a validator may consult besides the raw value. */
@@ -106,6 +117,15 @@ export interface Setting<K extends keyof Settings = keyof Settings> {
   readonly section: string;
   /** Short flag (`-w`), if any, then the long flag (`--workers`). */
   readonly flags: readonly [string] | readonly [string, string];
+  /** More long flags for the same setting: Gunicorn's spelling where corral's differs. */
+  readonly aliases?: readonly string[];
+  /**
+   * Gunicorn's name of the same setting (its config-file name), for the
+   * table of docs/settings.md and for suggestions in a config file.
+   */
+  readonly gunicorn?: string;
+  /** How it differs from Gunicorn's, where it does. */
+  readonly gunicornNote?: string;
   readonly metavar: string;
   /** Repeatable on the command line; values accumulate into a list. */
   readonly multiple?: boolean;
@@ -113,6 +133,8 @@ export interface Setting<K extends keyof Settings = keyof Settings> {
   readonly boolean?: boolean;
   /** Only on the command line: not in a config file or `serve()` options. */
   readonly cliOnly?: boolean;
+  /** `KEY=VALUE` values; a config file may give an object of them instead. */
+  readonly keyValue?: boolean;
   /** Environment variable that supplies the value when no flag does. */
   readonly env?: string;
   readonly default: Settings[K];
@@ -131,7 +153,22 @@ export const SETTINGS: readonly Setting[] = [
   ...HTTP_SETTINGS,
   ...SHIPPING_SETTINGS,
   ...OPERATIONS_SETTINGS,
+  ...MECHANICS_SETTINGS,
 ];
+
+/**
+ * The settings grouped by section, each section once, in the order of its
+ * first setting in {@link SETTINGS} (a section spans several files).
+ */
+export function settingsBySection(): [string, Setting[]][] {
+  const sections = new Map<string, Setting[]>();
+  for (const s of SETTINGS) {
+    const list = sections.get(s.section) ?? [];
+    list.push(s);
+    sections.set(s.section, list);
+  }
+  return [...sections];
+}
 
 /** Long flag of a setting, e.g. `--workers`. */
 export function longFlag(s: Setting): string {

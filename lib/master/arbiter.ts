@@ -120,6 +120,7 @@ export class Arbiter implements OperationsSource {
   /** Checks the settings and the addresses, opens the channels, logs the start. */
   async start(): Promise<void> {
     const s = this.settings;
+    if (s.umask !== null) process.umask(s.umask);
     checkPlatform(s);
     const tls = readTls(s);
     await callHook(this.#hooks, "onStarting", s);
@@ -239,7 +240,7 @@ export class Arbiter implements OperationsSource {
     }
     if (this.#everReady) return;
     this.#everReady = true;
-    this.#options.notify?.ready();
+    Upgrade.notifyReady(this.#options.notify);
     this.#log.info("Ready: {n} serving", { n: plural(serving, "worker") });
     void callHook(this.#hooks, "whenReady", this.settings);
     Upgrade.handOver(this.#log);
@@ -341,14 +342,10 @@ export class Arbiter implements OperationsSource {
 
   /** USR2: start a new master from the program on disk, beside this one. */
   #startUpgrade(): void {
-    if (this.#upgrade?.running) {
-      this.#log.warning("An upgrade is already in progress (new master pid {pid})", {
-        pid: this.#upgrade.pid,
-      });
-      return;
-    }
+    const { pidfile, dir, listeners } = this.#resources as Resources;
     const argv = [...this.#rt.selfCommand(), ...(this.#options.args ?? this.#rt.args)];
-    const upgrade = Upgrade.start(this.#rt, argv, this.#resources?.pidfile, this.#log);
+    const own = { pidfile, dir: dir.path, fds: listeners.activated, current: this.#upgrade };
+    const upgrade = Upgrade.start(this.#rt, argv, this.#log, own);
     if (!upgrade) return;
     this.#upgrade = upgrade;
     upgrade.exitStatus.then((status) => this.#push({ kind: "exit", pid: upgrade.pid, status }));
@@ -361,7 +358,7 @@ export class Arbiter implements OperationsSource {
   async stop(graceful: boolean): Promise<void> {
     if (this.#exitCode !== null) return;
     this.#exitCode = ExitCode.OK;
-    this.#options.notify?.stopping();
+    Upgrade.notifyStopping(this.#upgrade, this.#options.notify);
     this.#timers.clear();
     for (const relay of this.#resources?.listeners.relays ?? []) relay.close();
     this.#workers.killAll(graceful ? "SIGTERM" : "SIGQUIT");

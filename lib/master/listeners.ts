@@ -6,6 +6,7 @@
  * @module
  */
 import { existsSync, lstatSync, rmSync } from "node:fs";
+import { dirname } from "node:path";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { type Address, formatAddress, type TcpAddress, type UnixAddress } from "../address.ts";
 import { BootError, UsageError } from "../errors.ts";
@@ -13,6 +14,7 @@ import { platform } from "node:os";
 import { tcpMigrateReq } from "../runtime/_sockets.ts";
 import type { WorkerBoot } from "../ipc.ts";
 import type { Settings } from "../config/settings.ts";
+import type { ActivatedSocket } from "./activation.ts";
 
 const _REASONS: Record<string, string> = {
   EADDRINUSE: "address already in use",
@@ -21,6 +23,7 @@ const _REASONS: Record<string, string> = {
   // Deno's node:net reports an address of no local interface as EINVAL.
   EINVAL: "address not available on this machine",
   ENOTFOUND: "unknown host name",
+  ENOENT: "no such folder",
   EAI_NONAME: "unknown host name",
 };
 
@@ -70,8 +73,16 @@ function _connects(path: string): Promise<boolean> {
   });
 }
 
-/** Removes a stale socket file; refuses a live one or a file that is no socket. */
+/**
+ * Removes a stale socket file; refuses a live one, a file that is no
+ * socket, and a path whose folder does not exist (the runtimes' own errors
+ * then say only "Failed to listen").
+ */
 export async function clearUnixPath(address: UnixAddress): Promise<void> {
+  const folder = dirname(address.path);
+  if (!existsSync(folder)) {
+    throw new BootError(`Cannot bind "${formatAddress(address)}": the folder "${folder}" does not exist`);
+  }
   if (!existsSync(address.path)) return;
   if (!lstatSync(address.path).isSocket()) {
     throw new BootError(`Cannot bind "${formatAddress(address)}": the path exists and is not a socket`);
@@ -187,6 +198,8 @@ export function connectionWatchWarning(
 /** The master's view of the listeners: probes, relays, and what workers bind. */
 export class Listeners {
   readonly public: Address[] = [];
+  /** The descriptors of systemd's sockets, which every worker inherits. */
+  readonly activated: number[] = [];
   readonly relays: UnixRelay[] = [];
   readonly forWorkers: WorkerBoot["listen"][number][] = [];
   readonly #tls: boolean;
@@ -204,8 +217,18 @@ export class Listeners {
     tls: boolean,
     workers: number,
     upgrading = false,
+    activated: readonly ActivatedSocket[] = [],
   ): Promise<Listeners> {
     const l = new Listeners(tls);
+    if (activated.length > 0) {
+      // systemd's sockets replace --bind, as in Gunicorn: every worker serves them all.
+      for (const { fd, address } of activated) {
+        l.public.push(address);
+        l.activated.push(fd);
+        l.forWorkers.push({ address, reusePort: false, tls: tls && address.transport === "tcp", fd });
+      }
+      return l;
+    }
     try {
       for (const address of bind) {
         if (address.transport === "tcp") {
@@ -238,13 +261,20 @@ export class Listeners {
 
   /** Addresses as the start-up log shows them. */
   describe(): string[] {
-    return this.public.map((a) => formatAddress(a, this.#tls && a.transport === "tcp"));
+    return this.public.map((a, i) => {
+      const where = formatAddress(a, this.#tls && a.transport === "tcp");
+      const fd = this.activated[i];
+      return fd === undefined ? where : `${where} (systemd's socket, fd ${fd})`;
+    });
   }
 
-  /** Closes the relays and (unless a new master now owns them) removes unix socket files. */
+  /**
+   * Closes the relays and (unless a new master now owns them, or they are
+   * systemd's) removes unix socket files.
+   */
   close(removeUnixPaths = true): void {
     for (const r of this.relays) r.destroy();
-    if (!removeUnixPaths) return;
+    if (!removeUnixPaths || this.activated.length > 0) return;
     for (const a of this.public) if (a.transport === "unix") rmSync(a.path, { force: true });
   }
 }

@@ -7,6 +7,11 @@
  * systemd's default `NotifyAccess=main` only believes the main pid, so
  * spawning `systemd-notify` would need `NotifyAccess=all`; Deno's own
  * datagram API needs --unstable-net, and Bun and node:dgram have none.
+ *
+ * A USR2 upgrade moves the main pid: the old master, still the main
+ * process, says `MAINPID=` of the new one as it begins to drain, and not
+ * `STOPPING=1` (systemd would take the service as stopping and kill the
+ * new master with the rest of the unit once the old one exits).
  * @module
  */
 import process from "node:process";
@@ -19,8 +24,19 @@ export type { UnixDatagram } from "../runtime/_libc.ts";
 
 /** What the master tells its service manager. */
 export interface ServiceNotifier {
-  /** Serving: after the first generation is up, and after each reload. */
-  ready(status?: string): void;
+  /**
+   * Serving: after the first generation is up, and after each reload.
+   * `mainPid`: this process is the service's main process from now on (a
+   * new master of a USR2 upgrade; systemd takes it with NotifyAccess=all).
+   */
+  ready(status?: string, mainPid?: number): void;
+  /**
+   * The service's main process is now `pid` (the new master of a USR2
+   * upgrade), said by the main process as it hands over: systemd takes it
+   * from there with its default NotifyAccess=main, and the exit that
+   * follows is no longer the service's.
+   */
+  handOver(pid: number, status: string): void;
   /** A reload (HUP) began; `ready()` follows when it is done. */
   reloading(): void;
   /** A stop began. */
@@ -109,8 +125,12 @@ export class SystemdNotifier implements ServiceNotifier {
     }
   }
 
-  ready(status = "Serving"): void {
-    this.notify({ READY: 1, STATUS: status });
+  ready(status = "Serving", mainPid?: number): void {
+    this.notify({ READY: 1, ...(mainPid ? { MAINPID: mainPid } : {}), STATUS: status });
+  }
+
+  handOver(pid: number, status: string): void {
+    this.notify({ MAINPID: pid, STATUS: status });
   }
 
   reloading(): void {

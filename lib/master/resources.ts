@@ -14,6 +14,10 @@ import { OperationsServers, type OperationsSource } from "./operations.ts";
 import { Pidfile } from "./pidfile.ts";
 import { PrivateDir } from "./private_dir.ts";
 import { Upgrade } from "./upgrade.ts";
+import { chownSync } from "node:fs";
+import process from "node:process";
+import { describeListenFds, takeListenFds } from "./activation.ts";
+import { handOverFiles, switchMaster, workerIds } from "./privileges.ts";
 
 /** A master's open resources. */
 export class Resources {
@@ -50,17 +54,24 @@ export class Resources {
     source: OperationsSource,
     onMessage: (message: WorkerMessage) => void,
   ): Promise<Resources> {
+    let ids = workerIds(settings);
+    const upgrading = Upgrade.oldMasterPid() !== null;
+    const activated = describeListenFds(rt, takeListenFds(process.env, process.pid, upgrading));
+    // systemd's sockets leave the master nothing to bind: it switches too, before it opens anything.
+    if (ids && activated.length > 0) ids = switchMaster(rt, settings, ids);
     const dir = PrivateDir.create();
     rt.onExit(() => dir.remove());
     const opened: { close(): void }[] = [];
     try {
       const ipc = await IpcServer.open(dir.path, onMessage);
       opened.push(ipc);
+      if (ids) handOverFiles(settings, ids, [dir.path, ipc.path]);
       const pidfile = settings.pidfile ? Pidfile.create(settings.pidfile) : undefined;
       if (pidfile) opened.push({ close: () => pidfile.remove() });
-      const upgrading = Upgrade.oldMasterPid() !== null;
-      const listeners = await Listeners.prepare(settings.bind, tls, settings.workers, upgrading);
+      const listeners = await Listeners.prepare(settings.bind, tls, settings.workers, upgrading, activated);
       opened.push({ close: () => listeners.close() });
+      // Gunicorn's way: the unix sockets the master binds are the workers' user's.
+      if (ids) { for (const r of listeners.relays) chownSync(r.address.path, ids.uid, ids.gid); }
       const operations = await OperationsServers.start(rt, settings, source);
       return new Resources({ dir, ipc, pidfile, listeners, operations });
     } catch (err) {

@@ -6,26 +6,40 @@
  * never stopped serving.
  * @module
  */
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import process from "node:process";
 import type { Logger } from "@logtape/logtape";
 import { describeError } from "../errors.ts";
+import type { ServiceNotifier } from "./notify.ts";
 import type { Pidfile } from "./pidfile.ts";
+import { ACTIVATION_ENV } from "./activation.ts";
 import type { ChildExit, ChildProcess, Runtime } from "../runtime/mod.ts";
 
 /** Tells a new master the pid of the old one it takes over from. */
 export const UPGRADE_ENV = "CORRAL_UPGRADE_FROM";
+/** Tells a new master the old one's private folder, where it says that it took over. */
+export const UPGRADE_DIR_ENV = "CORRAL_UPGRADE_DIR";
+const HANDED_OVER = "handed-over";
 
 /** An upgrade started by this (old) master. */
 export class Upgrade {
   readonly #child: ChildProcess;
   readonly #pidfile: Pidfile | undefined;
   readonly #log: Logger;
+  readonly #mark: string;
   #running = true;
 
-  private constructor(child: ChildProcess, pidfile: Pidfile | undefined, log: Logger) {
+  private constructor(child: ChildProcess, pidfile: Pidfile | undefined, log: Logger, mark: string) {
     this.#child = child;
     this.#pidfile = pidfile;
     this.#log = log;
+    this.#mark = mark;
+  }
+
+  /** The new master serves and asked this one to drain (not an operator's stop during the upgrade). */
+  get tookOver(): boolean {
+    return this.#running && existsSync(this.#mark);
   }
 
   /** The pid of the master this one takes over from, in a new master. */
@@ -39,6 +53,12 @@ export class Upgrade {
     const old = Upgrade.oldMasterPid();
     if (old === null) return;
     delete process.env[UPGRADE_ENV];
+    // Tells the old master that this TERM is the handover, not a stop of the service.
+    const dir = process.env[UPGRADE_DIR_ENV];
+    delete process.env[UPGRADE_DIR_ENV];
+    try {
+      if (dir) writeFileSync(join(dir, HANDED_OVER), `${process.pid}\n`);
+    } catch { /* gone: the old master stops anyway */ }
     log.info("Upgrade: serving; asking the old master (pid {old}) to drain", { old });
     try {
       process.kill(old, "SIGTERM");
@@ -49,12 +69,37 @@ export class Upgrade {
    * Spawns the new master; the pid file moves aside to PATH.oldbin, as in
    * Gunicorn. Null, logged, when the system would not start it.
    */
-  static start(rt: Runtime, argv: string[], pidfile: Pidfile | undefined, log: Logger): Upgrade | null {
+  static start(
+    rt: Runtime,
+    argv: string[],
+    log: Logger,
+    own: {
+      pidfile?: Pidfile | undefined;
+      dir: string;
+      fds?: readonly number[];
+      current?: Upgrade | undefined;
+    },
+  ): Upgrade | null {
+    const { pidfile, dir, fds = [], current } = own;
+    if (process.pid === 1) {
+      log.warning(
+        "USR2 ignored: this master is PID 1 (a container's init), and a container ends with it, new " +
+          "master included. Reload with HUP, or roll out a new container (docs/deploy.md)",
+      );
+      return null;
+    }
+    if (current?.running) {
+      log.warning("An upgrade is already in progress (new master pid {pid})", { pid: current.pid });
+      return null;
+    }
     const path = pidfile?.path;
     pidfile?.rename(`${path}.oldbin`);
     let child: ChildProcess;
+    // systemd's sockets go to the new master, at the same numbers.
+    const env: Record<string, string> = { [UPGRADE_ENV]: String(process.pid), [UPGRADE_DIR_ENV]: dir };
+    if (fds.length) env[ACTIVATION_ENV] = fds.join(",");
     try {
-      child = rt.spawn(argv, { stdin: "null", env: { [UPGRADE_ENV]: String(process.pid) } });
+      child = rt.spawn(argv, { stdin: "null", env, ...(fds.length ? { fds } : {}) });
     } catch (err) {
       if (path) pidfile?.rename(path);
       log.error("Upgrade failed: cannot start a new master: {cause}; this master keeps serving", {
@@ -63,7 +108,21 @@ export class Upgrade {
       return null;
     }
     log.info("Upgrade: started a new master with pid {pid}", { pid: child.pid });
-    return new Upgrade(child, pidfile, log);
+    return new Upgrade(child, pidfile, log, join(dir, HANDED_OVER));
+  }
+
+  /** systemd is told the master is ready: a new master of an upgrade is the service's main process now. */
+  static notifyReady(notify: ServiceNotifier | undefined): void {
+    const old = Upgrade.oldMasterPid();
+    if (old === null) notify?.ready();
+    else notify?.ready(`Serving; took over from pid ${old} (USR2)`, process.pid);
+  }
+
+  /** systemd is told this master stops, or, when its upgrade took over, that the service goes on in the new one. */
+  static notifyStopping(upgrade: Upgrade | undefined, notify: ServiceNotifier | undefined): void {
+    const heir = upgrade?.tookOver ? upgrade.pid : null;
+    if (heir === null) notify?.stopping();
+    else notify?.handOver(heir, `Upgraded: the new master (pid ${heir}) serves`);
   }
 
   get pid(): number {

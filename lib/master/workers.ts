@@ -20,6 +20,7 @@ import type { Metrics } from "./metrics.ts";
 import * as pool from "./pool.ts";
 import type { Resources } from "./resources.ts";
 import { workerNeeds } from "./worker_needs.ts";
+import { workerIds } from "./privileges.ts";
 
 type WorkerRecord = pool.WorkerRecord;
 
@@ -89,11 +90,18 @@ export class Workers {
     const { runtime: rt, app } = this.#o;
     const age = this.#lastAge + 1;
     const listen = resources.listeners.forWorkers;
-    const boot: WorkerBoot = { type: "boot", settings, app, listen, ipcPath: resources.ipc.path, age };
+    const ids = workerIds(settings);
+    const boot: WorkerBoot = { type: "boot", settings, app, listen, ipcPath: resources.ipc.path, age, ids };
     void callHook(this.#o.hooks, "preFork", { age });
     let child;
     try {
-      child = rt.spawn([...rt.selfCommand(workerNeeds(settings, app, listen, boot.ipcPath)), WORKER_FLAG]);
+      const argv = [...rt.selfCommand(workerNeeds(settings, app, listen, boot.ipcPath)), WORKER_FLAG];
+      // -e/--env: the worker's environment is the master's plus these; systemd's sockets at their numbers.
+      const fds = resources.listeners.activated;
+      child = rt.spawn(argv, {
+        ...(Object.keys(settings.env).length ? { env: settings.env } : {}),
+        ...(fds.length ? { fds } : {}),
+      });
     } catch (err) {
       // The system would not start a process (EMFILE, EAGAIN, ENOMEM...): later, then.
       this.backingOff(`Cannot start a worker: ${describeError(err)}`);

@@ -53,6 +53,8 @@ declare namespace Bun {
     stdin?: "pipe" | "inherit" | "ignore";
     stdout?: "pipe" | "inherit" | "ignore";
     stderr?: "pipe" | "inherit" | "ignore";
+    /** stdin, stdout, stderr, then more descriptors: the parent's fd, at the child's fd of its index. */
+    stdio?: ("pipe" | "inherit" | "ignore" | number)[];
     cwd?: string;
     env?: Record<string, string>;
   }

@@ -1,10 +1,12 @@
 /**
  * Unix datagram sockets through libc, for sd_notify: neither runtime has
  * them in a stable API (Deno's needs --unstable-net, Bun's and
- * node:dgram's are UDP only); and what _sockets.ts and _watcher.ts call
- * (dup2, getsockopt, getsockname, getpeername, ioctl, send, shutdown). The
- * runtime files only open libc; the socket logic here is shared. Linux
- * only, as systemd is.
+ * node:dgram's are UDP only); what _sockets.ts and _watcher.ts call
+ * (dup2, getsockopt, getsockname, getpeername, ioctl, send, shutdown); what
+ * _adopt.ts calls (socket, bind, listen, epoll_ctl...); and setgroups,
+ * setgid and setuid for --user (glibc applies them to every thread of the
+ * process, the runtime's included). The runtime files only open libc; the
+ * socket logic here is shared. Linux only, as systemd is.
  * @module
  */
 import { constants } from "node:os";
@@ -26,6 +28,12 @@ export const LIBC_SYMBOLS = {
   send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  setgroups: { parameters: ["usize", "buffer"], result: "i32" },
+  setgid: { parameters: ["u32"], result: "i32" },
+  setuid: { parameters: ["u32"], result: "i32" },
 } as const;
 
 /** Where libc may be: glibc, then musl. */
@@ -48,6 +56,13 @@ export interface LibcCalls {
   send(fd: number, buf: Uint8Array, len: number, flags: number): number;
   shutdown(fd: number, how: number): number;
   clockGettime(clock: number, timespec: Uint8Array): number;
+  setsockopt(fd: number, level: number, name: number, value: Uint8Array, length: number): number;
+  /** fcntl(2) with an int argument (F_GETFL, F_SETFL, F_GETFD, F_SETFD). */
+  fcntl(fd: number, command: number, argument: number): number;
+  epollCtl(epfd: number, op: number, fd: number, event: Uint8Array): number;
+  setgroups(count: number, gids: Uint8Array): number;
+  setgid(gid: number): number;
+  setuid(uid: number): number;
   /** The calling thread's errno, right after a failed call. */
   errno(): number;
 }

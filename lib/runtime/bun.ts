@@ -6,11 +6,12 @@ import { bindError } from "./_bind_error.ts";
 import type { LibcCalls } from "./_libc.ts";
 import { detachListeners, hasUnreadInput, tcpMigrateReq } from "./_sockets.ts";
 import { startConnectionWatcher, watchOptions } from "./_watcher.ts";
+import { adoptAt, bindSocket, detachShared, isListening, placeholderFor, socketAddress } from "./_adopt.ts";
 import { openLibc } from "./datagram_bun.ts";
 import { bunFetch, bunInfoClass, bunRoutes, type BunServing, bunWebSocket } from "./_bun_server.ts";
 import { SocketRegistry } from "./_websockets.ts";
 import type { Address } from "../address.ts";
-import type { ChildProcess, Handler, Runtime, ServeSpec, Signal, SpawnOptions } from "./types.ts";
+import type { ChildProcess, Handler, Ids, Runtime, ServeSpec, Signal, SpawnOptions } from "./types.ts";
 import { importWithDenoConfig } from "./bun_deno_config.ts";
 
 type BunServer = Bun.Server;
@@ -27,10 +28,13 @@ function _selfCommand(): string[] {
 }
 
 function _spawn(argv: string[], options: SpawnOptions = {}): ChildProcess {
+  const stdin = options.stdin === "null" ? "ignore" : "pipe";
+  // Bun.spawn closes every other descriptor: the ones to keep go in stdio, at their own numbers.
+  const extra = options.fds?.length ? Math.max(...options.fds) + 1 - 3 : 0;
+  const stdio: ("pipe" | "inherit" | "ignore" | number)[] = [stdin, "inherit", "inherit"];
+  for (let fd = 3; fd < 3 + extra; fd++) stdio.push(options.fds?.includes(fd) ? fd : "ignore");
   const proc = Bun.spawn(argv, {
-    stdin: options.stdin === "null" ? "ignore" : "pipe",
-    stdout: "inherit",
-    stderr: "inherit",
+    stdio,
     ...(options.cwd ? { cwd: options.cwd } : {}),
     // Bun's env replaces the environment; ours adds to it.
     ...(options.env ? { env: { ...process.env, ...options.env } as Record<string, string> } : {}),
@@ -58,7 +62,14 @@ function _spawn(argv: string[], options: SpawnOptions = {}): ChildProcess {
 let _libc: LibcCalls | null | undefined;
 let _libcProblem: string | null = null;
 
-/** libc for runtime/_watcher.ts, or null off Linux or when it cannot be opened. */
+/** libc, or an error saying what needs it. */
+function _requireLibc(what: string): LibcCalls {
+  const libc = _socketCalls();
+  if (libc === null) throw new Error(`${what} needs Linux and its libc`);
+  return libc;
+}
+
+/** libc for runtime/_watcher.ts and _sockets.ts, or null off Linux or when it cannot be opened. */
 function _socketCalls(): LibcCalls | null {
   if (_libc !== undefined) return _libc;
   _libc = null;
@@ -105,13 +116,15 @@ function _appOptions(spec: ServeSpec, serving: BunServing): Record<string, unkno
 function _serve(spec: ServeSpec) {
   const { address, tls } = spec;
   const scheme = tls ? "https" : "http";
-  const port = address.transport === "tcp" ? address.port : 0;
-  const serving: BunServing = { Info: null, scheme, origin: `${scheme}://${_authority(address, port)}` };
+  const serving: BunServing = { Info: null, scheme, origin: "" };
   try {
+    const adopting = spec.listenFd !== undefined;
+    const libc = adopting ? _requireLibc("Serving a socket by its descriptor") : null;
+    const at = adopting ? placeholderFor(address) : address;
     const server: BunServer = Bun.serve({
-      ...(address.transport === "unix"
-        ? { unix: address.path }
-        : { hostname: address.hostname, port: address.port, reusePort: spec.reusePort }),
+      ...(at.transport === "unix"
+        ? { unix: at.path }
+        : { hostname: at.hostname, port: at.port, reusePort: adopting ? false : spec.reusePort }),
       // With TLS, HTTP/2 is offered through ALPN, as Deno.serve does.
       ...(tls ? { tls: { cert: tls.cert, key: tls.key }, http2: true } : {}),
       // Bun's own idle timeout also cuts a request the app takes longer than
@@ -127,14 +140,30 @@ function _serve(spec: ServeSpec) {
       fetch: bunFetch(spec.handler, serving),
       error: spec.onError,
     });
-    serving.Info = bunInfoClass(server);
-    if (port === 0 && address.transport === "tcp") {
-      serving.origin = `${scheme}://${_authority(address, server.port)}`;
+    let fd = -1;
+    if (libc !== null) {
+      const placeholder = at.transport === "tcp" ? { ...at, port: server.port ?? 0 } : at;
+      fd = adoptAt(libc, placeholder, spec.listenFd as number);
     }
-    const watch = address.transport === "tcp" && server.port ? watchOptions(spec, server.port) : null;
-    const libc = watch ? _socketCalls() : null;
-    const stopWatching = libc && watch ? startConnectionWatcher(libc, watch) : null;
-    const listening = server.port;
+    serving.Info = bunInfoClass(server);
+    // The port connections arrive on: the adopted socket's, else the one bound.
+    const port = address.transport === "tcp"
+      ? (adopting || address.port !== 0 ? address.port : server.port)
+      : 0;
+    serving.origin = `${scheme}://${_authority(address, port ?? 0)}`;
+    const watch = address.transport === "tcp" && port ? watchOptions(spec, port) : null;
+    const watchLibc = watch ? _socketCalls() : null;
+    const stopWatching = watchLibc && watch ? startConnectionWatcher(watchLibc, watch) : null;
+    const detach = () => {
+      if (spec.sharedListener && libc !== null) {
+        try {
+          return detachShared(libc, fd);
+        } catch {
+          return false;
+        }
+      }
+      return _detach(port);
+    };
     return {
       // stop(false) leaves the WebSockets open, and resolves once they are closed.
       shutdown: () => {
@@ -142,7 +171,7 @@ function _serve(spec: ServeSpec) {
         return server.stop(false);
       },
       ...(address.transport === "tcp" && process.platform === "linux"
-        ? { unreadInput: () => _unread(listening), detach: () => _detach(listening) }
+        ? { unreadInput: () => _unread(port), detach }
         : {}),
     };
   } catch (err) {
@@ -185,6 +214,17 @@ export const bunRuntime: Runtime = {
   serve: _serve,
   webSockets: _webSockets,
   connectionWatchProblem: () => _socketCalls() === null ? _libcProblem : null,
+  bindSocket: (address, reusePort) => bindSocket(_requireLibc("Binding a socket"), address, reusePort),
+  listeningAddress(fd) {
+    const libc = _requireLibc("Serving systemd's sockets (LISTEN_FDS)");
+    return isListening(libc, fd) ? socketAddress(libc, fd) : null;
+  },
+  setIds(ids: Ids) {
+    process.setgroups?.([...ids.groups]);
+    process.setgid?.(ids.gid);
+    process.setuid?.(ids.uid);
+    if (process.getuid?.() !== ids.uid) throw new Error(`setuid(${ids.uid}) did not take effect`);
+  },
   onSignal(signal: Signal, listener: () => void) {
     process.on(signal, listener);
   },

@@ -52,6 +52,12 @@ export function openLibc(): LibcCalls {
     send: (fd, buf, len, flags) => Number(s.send(fd, buf, len, flags)),
     shutdown: (fd, how) => Number(s.shutdown(fd, how)),
     clockGettime: (clock, ts) => Number(s.clock_gettime(clock, ts)),
+    setsockopt: (fd, level, name, value, length) => Number(s.setsockopt(fd, level, name, value, length)),
+    fcntl: (fd, command, argument) => Number(s.fcntl(fd, command, argument)),
+    epollCtl: (epfd, op, fd, event) => Number(s.epoll_ctl(epfd, op, fd, event)),
+    setgroups: (count, gids) => Number(s.setgroups(count, gids)),
+    setgid: (gid) => Number(s.setgid(gid)),
+    setuid: (uid) => Number(s.setuid(uid)),
     errno: () => {
       const p = Number(s.__errno_location());
       return p ? ffi.read.i32(p, 0) : 0;

@@ -39,6 +39,12 @@ export function openLibc(): LibcCalls {
     send: (fd, buf, len, flags) => Number(s.send(fd, buf, BigInt(len), flags)),
     shutdown: (fd, how) => s.shutdown(fd, how),
     clockGettime: (clock, ts) => s.clock_gettime(clock, ts),
+    setsockopt: (fd, level, name, value, length) => s.setsockopt(fd, level, name, value, length),
+    fcntl: (fd, command, argument) => s.fcntl(fd, command, argument),
+    epollCtl: (epfd, op, fd, event) => s.epoll_ctl(epfd, op, fd, event),
+    setgroups: (count, gids) => s.setgroups(BigInt(count), gids),
+    setgid: (gid) => s.setgid(gid),
+    setuid: (uid) => s.setuid(uid),
     errno: () => {
       const p = s.__errno_location();
       return p ? new Deno.UnsafePointerView(p).getInt32() : 0;

@@ -4,11 +4,22 @@ import { bindError } from "./_bind_error.ts";
 import { detachListeners, hasUnreadInput, tcpMigrateReq } from "./_sockets.ts";
 import { markUpgraded, startConnectionWatcher, watchOptions } from "./_watcher.ts";
 import type { LibcCalls } from "./_libc.ts";
+import {
+  adoptAt,
+  bindSocket,
+  detachShared,
+  isListening,
+  placeholderFor,
+  setIds,
+  socketAddress,
+} from "./_adopt.ts";
+import type { Address } from "../address.ts";
 import { openLibc } from "./datagram_deno.ts";
 import { SocketRegistry } from "./_websockets.ts";
 import type {
   ChildExit,
   ChildProcess,
+  Ids,
   Runtime,
   ServeSpec,
   Signal,
@@ -147,15 +158,15 @@ function _unread(libc: LibcCalls, port: number): boolean {
 }
 
 /**
- * Detaches the listeners on `addr`'s port (runtime/_sockets.ts): Deno's
+ * Detaches the listeners on `port` (runtime/_sockets.ts): Deno's
  * shutdown() would close the connections it accepted but has not read yet.
  * Only with tcp_migrate_req=1; false when not done.
  */
-function _detach(addr: Deno.NetAddr): boolean {
+function _detach(port: number): boolean {
   const libc = tcpMigrateReq() === 1 ? _socketCalls() : null;
   if (libc === null) return false;
   try {
-    return detachListeners(libc, addr.port) > 0;
+    return detachListeners(libc, port) > 0;
   } catch {
     return false;
   }
@@ -223,40 +234,74 @@ function _onListen(app: object | null | undefined): (addr: Deno.Addr) => void {
   return typeof onListen === "function" ? (addr) => onListen.call(app, addr) : () => {};
 }
 
-function _serve(spec: ServeSpec) {
-  const { address, tls } = spec;
-  _countWebSockets();
+/** libc, or an error saying what it takes on Deno. */
+function _requireLibc(what: string): LibcCalls {
+  const libc = _socketCalls();
+  if (libc === null) {
+    throw new Error(`${what} needs --allow-ffi and read access to /proc on Deno (run it with -A)`);
+  }
+  return libc;
+}
+
+/** Deno.serve on `at` with the spec's handler and TLS. */
+function _denoServe(spec: ServeSpec, at: Address, reusePort: boolean) {
   const onListen = _onListen(spec.app);
   const onError = spec.onError;
   // corral's ServeInfo is the part of Deno's ServeHandlerInfo apps rely on.
   const handler = spec.handler as unknown as Deno.ServeHandler<Deno.NetAddr>;
   const unixHandler = spec.handler as unknown as Deno.ServeHandler<Deno.UnixAddr>;
+  return at.transport === "unix"
+    ? Deno.serve({ path: at.path, onListen, onError }, unixHandler)
+    : Deno.serve({
+      hostname: at.hostname,
+      port: at.port,
+      reusePort,
+      onListen,
+      onError,
+      ...(spec.tls ? { cert: spec.tls.cert, key: spec.tls.key } : {}),
+    }, handler);
+}
+
+function _serve(spec: ServeSpec) {
+  const { address, tls } = spec;
+  _countWebSockets();
   try {
-    const server = address.transport === "unix"
-      ? Deno.serve({ path: address.path, onListen, onError }, unixHandler)
-      : Deno.serve({
-        hostname: address.hostname,
-        port: address.port,
-        reusePort: spec.reusePort,
-        onListen,
-        onError,
-        ...(tls ? { cert: tls.cert, key: tls.key } : {}),
-      }, handler);
+    const adopting = spec.listenFd !== undefined;
+    const libc = adopting ? _requireLibc("Serving a socket by its descriptor") : null;
+    const at = adopting ? placeholderFor(address) : address;
+    const server = _denoServe(spec, at, adopting ? false : spec.reusePort);
     const addr = server.addr as Deno.NetAddr;
+    let fd = -1;
+    if (libc !== null) {
+      const placeholder = at.transport === "tcp" ? { ...at, port: addr.port } : at;
+      fd = adoptAt(libc, placeholder, spec.listenFd as number);
+    }
+    // The port connections arrive on: the adopted socket's, else the one bound.
+    const port = address.transport === "tcp" ? (adopting ? address.port : addr.port) : 0;
     // Deno 2.9's server has no idle or request timeouts (runtime/_watcher.ts).
-    const watch = address.transport === "tcp" ? watchOptions(spec, addr.port) : null;
-    const libc = watch ? _socketCalls() : null;
-    const stopWatching = libc && watch ? startConnectionWatcher(libc, watch) : null;
+    const watch = address.transport === "tcp" ? watchOptions(spec, port) : null;
+    const watchLibc = watch ? _socketCalls() : null;
+    const stopWatching = watchLibc && watch ? startConnectionWatcher(watchLibc, watch) : null;
+    const detach = () => {
+      if (spec.sharedListener && libc !== null) {
+        try {
+          return detachShared(libc, fd);
+        } catch {
+          return false;
+        }
+      }
+      return address.transport === "tcp" && _detach(port);
+    };
     return {
       shutdown: async () => {
         stopWatching?.();
         await _webSockets.closed();
         return server.shutdown();
       },
-      detach: () => address.transport === "tcp" && _detach(addr),
+      detach,
       finished: server.finished,
       ...(address.transport === "tcp" && _socketCalls()
-        ? { unreadInput: () => _unread(_socketCalls() as LibcCalls, addr.port) }
+        ? { unreadInput: () => _unread(_socketCalls() as LibcCalls, port) }
         : {}),
     };
   } catch (err) {
@@ -274,6 +319,13 @@ export const denoRuntime: Runtime = {
   serve: _serve,
   webSockets: _webSockets,
   connectionWatchProblem: () => _socketCalls() === null ? _libcProblem : null,
+  bindSocket: (address: Address, reusePort: boolean) =>
+    bindSocket(_requireLibc("Binding before dropping privileges (--user)"), address, reusePort),
+  listeningAddress(fd: number) {
+    const libc = _requireLibc("Serving systemd's sockets (LISTEN_FDS)");
+    return isListening(libc, fd) ? socketAddress(libc, fd) : null;
+  },
+  setIds: (ids: Ids) => setIds(_requireLibc("Switching user (--user)"), ids),
   onSignal(signal: Signal, listener: () => void) {
     Deno.addSignalListener(signal as Deno.Signal, listener);
   },

@@ -131,6 +131,14 @@ export interface ServeSpec {
   readonly inFlight?: InFlightRequests;
   /** Told after a look of the watcher closed connections. */
   readonly onClosed?: (closed: ClosedConnections) => void;
+  /**
+   * A socket to serve instead of binding `address` (which then says what it
+   * is bound to): one systemd passed, or one bound before the worker
+   * dropped its privileges (runtime/_adopt.ts). Listening or only bound.
+   */
+  readonly listenFd?: number;
+  /** `listenFd` is accepted from by other processes too (systemd's socket). */
+  readonly sharedListener?: boolean;
 }
 
 /** A listening server. */
@@ -200,6 +208,16 @@ export interface SpawnOptions {
   readonly cwd?: string;
   readonly env?: Readonly<Record<string, string>>;
   readonly stdin?: "pipe" | "null";
+  /** Descriptors the child gets at the same numbers (systemd's sockets). */
+  readonly fds?: readonly number[];
+}
+
+/** The user, group and groups a process switches to (--user). */
+export interface Ids {
+  readonly uid: number;
+  readonly gid: number;
+  /** Supplementary groups: [gid] unless --initgroups. */
+  readonly groups: readonly number[];
 }
 
 /** What corral needs from the runtime it runs on. */
@@ -230,6 +248,16 @@ export interface Runtime {
    * `headerTimeout` and `bodyTimeout` are not enforced), or null when it can.
    */
   connectionWatchProblem(): string | null;
+  /**
+   * A stream socket bound to `address` (an IP literal or a unix path) and
+   * not listening yet, for {@link ServeSpec.listenFd}. Linux.
+   * @throws {Error} with `errno` when the bind fails.
+   */
+  bindSocket(address: Address, reusePort: boolean): number;
+  /** What the socket `fd` is bound to when it is a listening stream socket; else null. Linux. */
+  listeningAddress(fd: number): Address | null;
+  /** Switches this process to other ids: groups, group, then user. */
+  setIds(ids: Ids): void;
   onSignal(signal: Signal, listener: () => void): void;
   /** Lines from stdin; ends when the writer closes it. */
   stdinLines(): AsyncIterable<string>;

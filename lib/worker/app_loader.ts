@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { AppSpec } from "../config/config.ts";
-import { AppLoadError, describeError } from "../errors.ts";
+import { AppLoadError, describeError, describeImportFailure } from "../errors.ts";
 import { type ErrorHandler, type Handler, runtime } from "../runtime/mod.ts";
 
 /** What an app module may export: a handler object or a handler function. */
@@ -101,30 +101,6 @@ export function ownedKeyWarnings(exported: object | null): string[] {
 }
 
 /**
- * One line for an import failure, with the source position when the
- * runtime gives one: Deno puts it on the message's last line, Bun in the
- * `position` of each build message of an AggregateError.
- */
-function _importFailure(err: unknown): string {
-  const first = err instanceof AggregateError && err.errors.length ? err.errors[0] : err;
-  const e = first as {
-    name?: string;
-    message?: string;
-    position?: { file: string; line: number; column: number };
-  };
-  const message = String(e?.message ?? first);
-  let line = message.split("\n")[0] ?? message;
-  if (!line.includes(":") || !/^[A-Z]\w*Error/.test(line)) {
-    const name = e?.name && e.name !== "Error" ? e.name.replace(/^BuildMessage$/, "SyntaxError") : "";
-    if (name && !line.startsWith(name)) line = `${name}: ${line}`;
-  }
-  const at = e?.position
-    ? `${e.position.file}:${e.position.line}:${e.position.column}`
-    : /\bat (\S+:\d+:\d+)\s*$/.exec(message)?.[1];
-  return at ? `${line} (at ${at})` : line;
-}
-
-/**
  * Imports APP_MODULE and returns its handler, with its error handler and
  * serve options.
  * @throws {AppLoadError} with one line naming the module and the cause.
@@ -146,9 +122,9 @@ export async function loadApp(spec: AppSpec, cwd: string): Promise<LoadedApp> {
     try {
       second = await runtime.importApp?.(specifier, err) ?? null;
     } catch (again) {
-      throw fail(_importFailure(again), again);
+      throw fail(describeImportFailure(again), again);
     }
-    if (!second) throw fail(_importFailure(err), err);
+    if (!second) throw fail(describeImportFailure(err), err);
     mod = second;
   }
   if (!(spec.exportName in mod) || mod[spec.exportName] === undefined) {

@@ -1,21 +1,19 @@
 /**
- * A worker process: boots from the master's first stdin line, loads the
- * app, binds every address and serves until told to stop or until the
- * master is gone.
+ * A worker: loads the app, binds every address and serves, drains and
+ * stops (the process around it is lib/worker/main.ts).
  * @module
  */
 import process from "node:process";
 import { type App, loadApp, type LoadedApp, ownedKeyWarnings, toApp } from "./app_loader.ts";
 import { formatAddress } from "../address.ts";
-import { CorralError, describeError, ExitCode } from "../errors.ts";
+import { describeError, ExitCode } from "../errors.ts";
 import { buildFront, type Front } from "./front/mod.ts";
 import { withConnectionClose } from "./front/_responses.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import { InFlight } from "./in_flight.ts";
-import { loadConfigHooks } from "../config/config_file.ts";
 import { callHook, type Hooks } from "../config/hooks.ts";
-import { IpcClient, type WorkerBoot } from "../ipc.ts";
-import { logger, setupLogging } from "../log.ts";
+import type { IpcClient, WorkerBoot } from "../ipc.ts";
+import { logger } from "../log.ts";
 import type {
   ClosedConnections,
   ErrorHandler,
@@ -27,8 +25,6 @@ import type {
 import { readTls } from "../tls.ts";
 import { TICK_MS, Watchdog } from "./watchdog.ts";
 
-/** When the master is gone, a worker drains for at most this long (it must be gone within 2 s). */
-const ORPHAN_GRACE_MS = 1000;
 /**
  * A stopping worker first keeps serving for at most this long, with
  * `Connection: close` on every answer, and only then stops its servers.
@@ -89,11 +85,21 @@ export class Worker {
   /** Requests the app holds, for the runtime's connection watcher (--keep-alive, slow clients). */
   readonly #inFlight = new InFlight();
 
-  constructor(rt: Runtime, boot: WorkerBoot, ipc: IpcClient, hooks: Hooks) {
+  /** Sockets bound before the worker dropped its privileges, by listen entry. */
+  readonly #bound: readonly (number | undefined)[];
+
+  constructor(
+    rt: Runtime,
+    boot: WorkerBoot,
+    ipc: IpcClient,
+    hooks: Hooks,
+    bound: (number | undefined)[] = [],
+  ) {
     this.#rt = rt;
     this.#boot = boot;
     this.#ipc = ipc;
     this.#hooks = hooks;
+    this.#bound = bound;
   }
 
   get #info() {
@@ -113,8 +119,11 @@ export class Worker {
     this.#watch();
     const wrap = (handler: Handler) => this.#supervise(front.wrap(handler));
     const served = this.#supervise(front.handler);
-    for (const { address, reusePort, tls: useTls } of this.#boot.listen) {
+    for (const [i, { address, reusePort, tls: useTls, fd }] of this.#boot.listen.entries()) {
+      // systemd's socket (shared by every worker), or ours bound before dropping privileges.
+      const listenFd = fd ?? this.#bound[i];
       const spec = {
+        ...(listenFd !== undefined ? { listenFd, sharedListener: fd !== undefined } : {}),
         ...front.serve,
         inFlight: this.#inFlight,
         onClosed: (closed: ClosedConnections) => this.#closed(closed),
@@ -357,57 +366,4 @@ export class Worker {
       sockets.closeAll(1001, "going away");
     }, Math.max(0, at - Date.now()));
   }
-}
-
-/**
- * The worker's entry point: `corral --corral-worker` (internal).
- * `app` and `hooks` are given when the master was started through mod.ts.
- */
-export async function runWorker(rt: Runtime, app?: App, hooks?: Hooks): Promise<void> {
-  const state: { worker?: Worker; gracefulMs: number } = { gracefulMs: 30_000 };
-  // Installed before boot so a stop during a slow app load is honoured.
-  rt.onSignal("SIGTERM", () => state.worker ? state.worker.stop(state.gracefulMs) : rt.exit(ExitCode.OK));
-  rt.onSignal("SIGINT", () => rt.exit(ExitCode.OK));
-  rt.onSignal("SIGQUIT", () => rt.exit(ExitCode.OK));
-  rt.onSignal("SIGUSR1", () => state.worker?.reopen());
-  // HUP, WINCH and USR2 are the master's business; a worker must not die of them.
-  for (const sig of ["SIGHUP", "SIGWINCH", "SIGUSR2"] as const) rt.onSignal(sig, () => {});
-
-  const input = rt.stdinLines()[Symbol.asyncIterator]();
-  const first = await input.next();
-  if (first.done) rt.exit(ExitCode.WORKER_BOOT_ERROR);
-  const boot = JSON.parse(first.value) as WorkerBoot;
-  state.gracefulMs = boot.settings.gracefulTimeout * 1000;
-  setupLogging(boot.settings);
-  let ipc: IpcClient;
-  try {
-    ipc = await IpcClient.connect(boot.ipcPath);
-  } catch (err) {
-    // No channel to report through: say it on stderr, once.
-    process.stderr.write(`corral: worker ${process.pid} cannot reach the master: ${describeError(err)}\n`);
-    return rt.exit(ExitCode.WORKER_BOOT_ERROR);
-  }
-  ipc.unref();
-
-  let worker: Worker;
-  try {
-    // Started by the CLI: the hooks are in the config file the master loaded.
-    hooks ??= await loadConfigHooks(boot.settings);
-    worker = state.worker = new Worker(rt, boot, ipc, hooks);
-    await worker.boot(app);
-  } catch (err) {
-    const code = err instanceof CorralError ? err.exitCode : ExitCode.WORKER_BOOT_ERROR;
-    const message = err instanceof CorralError ? err.message : `Worker failed to boot: ${describeError(err)}`;
-    await ipc.send({ type: "boot_error", pid: process.pid, code, message });
-    rt.exit(code);
-  }
-  await ipc.send({ type: "ready", pid: process.pid });
-
-  // The master holds our stdin open for as long as it lives.
-  for (;;) {
-    const next = await input.next();
-    if (next.done) break;
-  }
-  logger("worker").warning("Master is gone; worker {pid} stops", { pid: process.pid });
-  await worker.stop(Math.min(ORPHAN_GRACE_MS, state.gracefulMs), false);
 }

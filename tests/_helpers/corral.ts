@@ -85,9 +85,14 @@ export class Corral {
       denoFlags?: string[];
       /** The command before corral's arguments (a launcher's); the test runtime running cli.ts by default. */
       command?: readonly string[];
+      /** A command that runs corral, such as `systemd-socket-activate -l PORT`. */
+      wrap?: string[];
     } = {},
   ) {
-    const [cmd, ...rest] = options.command ?? cliCommand(options.script, options.denoFlags);
+    const [cmd, ...rest] = [
+      ...(options.wrap ?? []),
+      ...(options.command ?? cliCommand(options.script, options.denoFlags)),
+    ];
     this.proc = spawn(cmd as string, [...rest, ...args], {
       cwd: options.cwd ?? ROOT,
       env: { ...process.env, ...options.env },

@@ -345,3 +345,31 @@ describe(`the CLI with a config file (${RUNTIME})`, () => {
     },
   );
 });
+
+describe("config files a Gunicorn user writes", () => {
+  test("env is an object of variables, or a list of KEY=VALUE", async () => {
+    const cwd = folder({
+      "obj.ts": "export default { env: { A: '1', B: 2 } };",
+      "list.json": '{ "env": ["A=1", "C=3"] }',
+    });
+    assert.deepEqual((await launch(["-c", "obj.ts", "app.ts"], cwd)).settings.env, { A: "1", B: "2" });
+    assert.deepEqual((await launch(["-c", "list.json", "app.ts"], cwd)).settings.env, { A: "1", C: "3" });
+  });
+
+  test("Gunicorn's name of a setting gets corral's", async () => {
+    const cwd = folder({ "g.json": '{ "errorlog": "-" }', "k.json": '{ "keepalive": 3 }' });
+    assert.match(
+      await refused(["-c", "g.json", "app.ts"], cwd),
+      /Unknown setting "errorlog".*did you mean errorLogfile\?/,
+    );
+    assert.match(await refused(["-c", "k.json", "app.ts"], cwd), /did you mean keepAlive\?/);
+  });
+
+  test("a syntax error names the file, line and column, and the cause", async () => {
+    const cwd = folder({ "syntax.ts": "export default {\n  workers: 2,\n  maxRequests: (1000,\n};\n" });
+    assert.match(
+      await refused(["-c", "syntax.ts", "app.ts"], cwd),
+      /Cannot load config file "syntax.ts": SyntaxError: .+ \(at .*syntax\.ts:4:1\)/,
+    );
+  });
+});

@@ -96,6 +96,18 @@ describe(`bind and TLS errors name the address or file (${RUNTIME})`, () => {
     assert.ok(Date.now() - t0 < 5000);
   });
 
+  test("a unix socket in a missing folder names the folder, exit 3", T, async () => {
+    const r = await runCorral(
+      ["-w", "2", "-b", "unix:/nonexistent-corral/dir/s.sock", "tests/apps/pid.ts"],
+      10_000,
+    );
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(
+      r.stderr,
+      /Cannot bind "unix:\/nonexistent-corral\/dir\/s.sock": the folder "\/nonexistent-corral\/dir" does not exist/,
+    );
+  });
+
   test("an address not on this machine", T, async () => {
     const r = await runCorral(["-b", "192.0.2.1:8000", "tests/apps/pid.ts"], 5000);
     assert.equal(r.code, 3);
@@ -171,7 +183,9 @@ describe(`invalid values are usage errors naming the flag, exit 2 (${RUNTIME})`,
     ],
     [["--graceful-timeout", "soon"], /Invalid value for --graceful-timeout: "soon"/],
     [["--log-level", "loud"], /Invalid value for --log-level: "loud"/],
-    [["--no-such-flag"], /Unknown option '--no-such-flag'/],
+    [["--no-such-flag"], /Unknown option "--no-such-flag"/],
+    [["--wokers", "2"], /Unknown option "--wokers" \(did you mean --workers\?\)/],
+    [["-w", "-1"], /Invalid value for -w\/--workers: "-1": must be at least 1, not negative/],
     [["--certfile", "x.pem"], /--certfile needs --keyfile/],
   ];
   for (const [args, pattern] of cases) {

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { openDatagramSocket, SystemdNotifier, type UnixDatagram } from "../../lib/master/notify.ts";
-import { Corral, freePort, RUNTIME, stopAll, waitFor } from "../_helpers/corral.ts";
+import { alive, Corral, freePort, RUNTIME, stopAll, waitFor } from "../_helpers/corral.ts";
 
 after(stopAll);
 const T = { timeout: 30_000 };
@@ -119,6 +119,44 @@ describe(`Type=notify: the master tells NOTIFY_SOCKET (${RUNTIME})`, () => {
         await message(n, "STOPPING=1");
         assert.equal((await c.exit()).code, 0);
       } finally {
+        n.close();
+      }
+    },
+  );
+
+  test(
+    "USR2 moves MAINPID= to the new master, and no STOPPING=1 is sent until the service stops",
+    { timeout: 60_000 },
+    async () => {
+      const n = await notifySocket();
+      let newMaster = 0;
+      try {
+        const port = await freePort();
+        const c = new Corral(["-w", "2", "-b", `127.0.0.1:${port}`, "tests/apps/ship_hello.ts"], {
+          env: { NOTIFY_SOCKET: n.path },
+        });
+        await message(n, "READY=1");
+        await c.ready();
+        c.kill("SIGUSR2");
+        await c.waitForLog(/Upgrade: started a new master with pid (\d+)/);
+        newMaster = Number(/Upgrade: started a new master with pid (\d+)/.exec(c.stderr)?.[1]);
+        // The new master: ready, and the main process from now on (taken with NotifyAccess=all).
+        assert.match(
+          await message(n, `MAINPID=${newMaster}`),
+          /READY=1\nMAINPID=\d+\nSTATUS=Serving; took over/,
+        );
+        // The old one, still the main process, says so as it drains (taken with NotifyAccess=main).
+        assert.match(
+          await message(n, `MAINPID=${newMaster}`),
+          /^MAINPID=\d+\nSTATUS=Upgraded: the new master/,
+        );
+        assert.equal((await c.exit(20_000)).code, 0);
+        assert.ok(!n.messages.some((m) => m.includes("STOPPING=1")), JSON.stringify(n.messages));
+        process.kill(newMaster, "SIGTERM");
+        await message(n, "STOPPING=1");
+        await waitFor("the new master to exit", () => !alive(newMaster), 15_000);
+      } finally {
+        if (newMaster && alive(newMaster)) process.kill(newMaster, "SIGKILL");
         n.close();
       }
     },

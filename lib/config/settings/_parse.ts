@@ -19,6 +19,7 @@ export function one(raw: string[]): string {
 
 /** A whole number of at least `min`. */
 export function integer(raw: string, ctx: ParseContext, min: number): number {
+  if (/^-\d+$/.test(raw.trim())) throw bad(ctx, raw, `must be at least ${min}, not negative`);
   if (!/^\d+$/.test(raw.trim())) throw bad(ctx, raw, "expected a whole number");
   const n = Number(raw);
   if (n < min) throw bad(ctx, raw, `must be at least ${min}`);
@@ -28,6 +29,7 @@ export function integer(raw: string, ctx: ParseContext, min: number): number {
 /** A number of seconds, >= 0 (fractions allowed). */
 export function seconds(raw: string, ctx: ParseContext): number {
   const n = Number(raw);
+  if (n < 0) throw bad(ctx, raw, "a number of seconds cannot be negative");
   if (raw.trim() === "" || !Number.isFinite(n) || n < 0) {
     throw bad(ctx, raw, "expected a number of seconds (>= 0)");
   }
@@ -50,4 +52,12 @@ export function choice<T extends string>(raw: string, ctx: ParseContext, choices
   const found = choices.find((c) => c === v);
   if (!found) throw bad(ctx, raw, `expected one of ${choices.join(", ")}`);
   return found;
+}
+
+/** A yes/no value: `true` from a bare flag, `true`/`false` from a config file. */
+export function yesNo(raw: string[], ctx: ParseContext): boolean {
+  const v = one(raw).trim().toLowerCase();
+  if (["true", "1", "yes", "on"].includes(v)) return true;
+  if (["false", "0", "no", "off"].includes(v)) return false;
+  throw bad(ctx, one(raw), "expected true or false");
 }

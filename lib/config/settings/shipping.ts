@@ -1,14 +1,6 @@
 /** Settings of shipping: the config file, development reload, checking and printing the config. */
-import type { ParseContext, Setting } from "../settings.ts";
-import { bad, define, one, path } from "./_parse.ts";
-
-/** A yes/no value: `true` from a bare flag, `true`/`false` from a config file. */
-function _flag(raw: string[], ctx: ParseContext): boolean {
-  const v = one(raw).trim().toLowerCase();
-  if (["true", "1", "yes", "on"].includes(v)) return true;
-  if (["false", "0", "no", "off"].includes(v)) return false;
-  throw bad(ctx, one(raw), "expected true or false");
-}
+import type { Setting } from "../settings.ts";
+import { define, one, path, yesNo } from "./_parse.ts";
 
 /** The shipping settings. */
 export const SHIPPING_SETTINGS: readonly Setting[] = [
@@ -16,6 +8,7 @@ export const SHIPPING_SETTINGS: readonly Setting[] = [
     name: "config",
     section: "Config file",
     flags: ["-c", "--config"],
+    gunicorn: "config",
     metavar: "FILE",
     cliOnly: true,
     default: null,
@@ -28,11 +21,13 @@ export const SHIPPING_SETTINGS: readonly Setting[] = [
     name: "reload",
     section: "Debugging",
     flags: ["--reload"],
+    gunicorn: "reload",
+    gunicornNote: "workers are replaced one generation after the other, as on HUP",
     metavar: "",
     boolean: true,
     default: false,
     defaultText: "off",
-    parse: _flag,
+    parse: yesNo,
     description:
       "Development mode: when a file under the app's folder (or the config file) changes, the workers are replaced, one generation after the other, as on HUP. The changed file is logged.",
   }),
@@ -40,12 +35,13 @@ export const SHIPPING_SETTINGS: readonly Setting[] = [
     name: "checkConfig",
     section: "Debugging",
     flags: ["--check-config"],
+    gunicorn: "check_config",
     metavar: "",
     boolean: true,
     cliOnly: true,
     default: false,
     defaultText: "off",
-    parse: _flag,
+    parse: yesNo,
     description:
       "Load the settings and the app, then exit: 0 when both are fine, 1 with the reason otherwise.",
   }),
@@ -53,12 +49,13 @@ export const SHIPPING_SETTINGS: readonly Setting[] = [
     name: "printConfig",
     section: "Debugging",
     flags: ["--print-config"],
+    gunicorn: "print_config",
     metavar: "",
     boolean: true,
     cliOnly: true,
     default: false,
     defaultText: "off",
-    parse: _flag,
+    parse: yesNo,
     description: "Print the resolved settings, one `name = value` a line, and exit.",
   }),
 ];
