@@ -6,6 +6,7 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  chmodSync,
   existsSync,
   lstatSync,
   mkdtempSync,
@@ -15,9 +16,20 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Corral, freePort, FRONT_APP, runCorral, RUNTIME, stopAll } from "../_helpers/corral.ts";
+import {
+  cliCommand,
+  Corral,
+  freePort,
+  FRONT_APP,
+  runCorral,
+  RUNTIME,
+  stopAll,
+  waitFor,
+} from "../_helpers/corral.ts";
+import { asOtherUser, OTHER_USER_SKIP } from "../_helpers/other_user.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "corral-local-"));
 after(async () => {
@@ -86,6 +98,90 @@ describe(`pid file (${RUNTIME})`, () => {
       assert.equal((await second.exit()).code, 0);
       assert.ok(lstatSync(pidfile).isSymbolicLink());
       assert.ok(existsSync(decoy));
+    },
+  );
+});
+
+/**
+ * As another user: connects to `path` again and again, from before it
+ * exists, and sends `stop` if it ever gets in; prints what it met.
+ */
+function stopper(path: string, ms: number): string {
+  return `
+    const { createConnection } = await import("node:net");
+    const seen = {};
+    let connected = null;
+    const deadline = Date.now() + ${ms};
+    console.log("started");
+    while (connected === null && Date.now() < deadline && (seen.EACCES ?? 0) < 50) {
+      const result = await new Promise((resolve) => {
+        const socket = createConnection(${JSON.stringify(path)});
+        socket.once("connect", () => {
+          let reply = "";
+          socket.setEncoding("utf8");
+          socket.on("data", (d) => reply += d);
+          socket.on("close", () => resolve({ reply }));
+          socket.end('{"command":"stop"}\\n');
+        });
+        socket.once("error", (e) => resolve(e.code));
+      });
+      if (typeof result === "object") connected = result.reply;
+      else seen[result] = (seen[result] ?? 0) + 1;
+    }
+    console.log(JSON.stringify({ connected, seen }));
+  `;
+}
+
+/** The mode of `path` as soon as it exists, polled without yielding (corral runs in its own process). */
+function firstMode(path: string, ms: number): number {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    try {
+      return lstatSync(path).mode & 0o777;
+    } catch { /* not yet */ }
+  }
+  throw new Error(`${path} did not appear within ${ms} ms`);
+}
+
+/**
+ * What starts corral under umask 0 and, where strace is installed, holds
+ * each chmod of `path` 1.5 s (each execs the next; strace -D keeps the pid
+ * corral's): a socket chmod-ed after it appeared at `path` would sit at
+ * its umask's mode for that long, where a poll and another user cannot
+ * miss it. Without strace the gap is the runtime's, microseconds.
+ */
+function umask0SlowChmod(path: string): string[] {
+  const strace = spawnSync("strace", ["-V"]).status === 0
+    ? ["strace", "-D", "-f", "--seccomp-bpf", "-qq", "-o", "/dev/null", "-P", path]
+      .concat(["-e", "trace=chmod,fchmodat", "-e", "inject=chmod,fchmodat:delay_enter=1500000"])
+    : [];
+  return ["sh", "-c", 'umask 0 && exec "$@"', "sh", ...strace];
+}
+
+describe(`the control socket (${RUNTIME})`, () => {
+  test(
+    "under umask 0 in a world-writable folder, it is 0600 from its first instant; another user cannot stop corral",
+    { timeout: 60_000, skip: OTHER_USER_SKIP },
+    async () => {
+      chmodSync(dir, 0o755);
+      const where = folder();
+      chmodSync(where, 0o777);
+      const path = join(where, "control.sock");
+      const attacker = asOtherUser(stopper(path, 30_000), 40_000);
+      await waitFor("the other user's program", () => attacker.stdout().includes("started"), 20_000);
+      const c = new Corral(["--control-socket", path, "-b", `127.0.0.1:${await freePort()}`, FRONT_APP], {
+        command: [...umask0SlowChmod(path), ...cliCommand()],
+      });
+      assert.equal(firstMode(path, 30_000).toString(8), "600");
+      const { stdout } = await attacker.done;
+      const result = JSON.parse(stdout.split("\n").filter((l) => l.startsWith("{")).pop() ?? "{}");
+      assert.equal(result.connected, null, `another user got in: ${stdout}`);
+      assert.ok(result.seen.EACCES > 0, `another user was refused by the socket's mode: ${stdout}`);
+      await c.ready(30_000);
+      assert.equal(c.exitCode, null, "still running");
+      assert.deepEqual(readdirSync(where), ["control.sock"], "the private folder is gone");
+      c.kill("SIGTERM");
+      assert.equal((await c.exit()).code, 0);
     },
   );
 });
