@@ -59,7 +59,7 @@ export class Resources {
       const pidfile = settings.pidfile ? Pidfile.create(settings.pidfile) : undefined;
       if (pidfile) opened.push({ close: () => pidfile.remove() });
       const upgrading = Upgrade.oldMasterPid() !== null;
-      const listeners = await Listeners.prepare(settings.bind, tls, settings.workers, upgrading);
+      const listeners = await Listeners.prepare(settings.bind, tls, settings.workers, upgrading, dir.path);
       opened.push({ close: () => listeners.close() });
       const operations = await OperationsServers.start(rt, settings, source);
       return new Resources({ dir, ipc, pidfile, listeners, operations });

@@ -12,13 +12,16 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import process from "node:process";
 import {
   cliCommand,
   Corral,
@@ -182,6 +185,88 @@ describe(`the control socket (${RUNTIME})`, () => {
       assert.deepEqual(readdirSync(where), ["control.sock"], "the private folder is gone");
       c.kill("SIGTERM");
       assert.equal((await c.exit()).code, 0);
+    },
+  );
+});
+
+/** What the processes `pids` listen on, from /proc: TCP ports and unix socket paths. */
+function listening(pids: readonly number[]): { tcp: number[]; unix: string[] } {
+  const inodes = new Set<string>();
+  for (const pid of pids) {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const socket = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (socket) inodes.add(socket[1] as string);
+      } catch { /* closed meanwhile */ }
+    }
+  }
+  const rows = (file: string) =>
+    readFileSync(file, "utf8").split("\n").slice(1).map((l) => l.trim().split(/\s+/));
+  const tcp = ["/proc/net/tcp", "/proc/net/tcp6"].flatMap(rows)
+    // st 0A: LISTEN; local_address is ADDR:PORT in hex.
+    .filter((f) => f[3] === "0A" && inodes.has(f[9] ?? ""))
+    .map((f) => parseInt((f[1] ?? "").split(":").pop() ?? "", 16));
+  const unix = rows("/proc/net/unix")
+    // Flags 00010000: a listening socket.
+    .filter((f) => f[3] === "00010000" && inodes.has(f[6] ?? "") && f[7] !== undefined)
+    .map((f) => f[7] as string);
+  return { tcp, unix };
+}
+
+/** As another user: sends a request with X-Forwarded-For: 8.8.8.8 to each target; prints what happened. */
+function forger(targets: readonly ({ path: string } | { port: number })[]): string {
+  return `
+    const { createConnection } = await import("node:net");
+    const results = [];
+    for (const target of ${JSON.stringify(targets)}) {
+      results.push(await new Promise((resolve) => {
+        const socket = target.path ? createConnection(target.path) : createConnection(target.port, "127.0.0.1");
+        let reply = "";
+        socket.setEncoding("latin1");
+        socket.once("connect", () => socket.write(
+          "GET /addr HTTP/1.1\\r\\nHost: x\\r\\nX-Forwarded-For: 8.8.8.8\\r\\nConnection: close\\r\\n\\r\\n",
+        ));
+        socket.on("data", (d) => reply += d);
+        socket.once("error", (e) => resolve({ target, error: e.code }));
+        socket.once("close", () => resolve({ target, reply }));
+      }));
+    }
+    console.log(JSON.stringify(results));
+  `;
+}
+
+describe(`the unix socket relay (${RUNTIME})`, () => {
+  test(
+    "-w 2: another user reaches no worker (no TCP port, sockets in a 0700 folder), so cannot forge X-Forwarded-For",
+    { timeout: 60_000, skip: OTHER_USER_SKIP },
+    async () => {
+      chmodSync(dir, 0o755);
+      const where = folder();
+      chmodSync(where, 0o755);
+      const path = join(where, "app.sock");
+      const c = new Corral(["-w", "2", "-b", `unix:${path}`, "tests/apps/pid.ts"]);
+      await c.ready();
+      // Every socket the master and the workers listen on (Deno's workers also hold the master's).
+      const all = listening([c.pid, ...c.workerPids()]);
+      const targets = [...all.unix.map((p) => ({ path: p })), ...all.tcp.map((port) => ({ port }))];
+      assert.ok(all.unix.includes(path));
+      const { stdout } = await asOtherUser(forger(targets)).done;
+      const results = JSON.parse(stdout) as { target: unknown; reply?: string; error?: string }[];
+      const reached = results.filter((r) => r.reply !== undefined);
+      assert.deepEqual(reached, [], "another user reached a worker");
+      assert.deepEqual(results.map((r) => r.error), targets.map(() => "EACCES"));
+      assert.deepEqual(all.tcp, [], "no worker listens on TCP");
+      const master = listening([c.pid]).unix;
+      const workers = all.unix.filter((p) => !master.includes(p));
+      assert.equal(workers.length, 2, `a socket per worker: ${workers}`);
+      for (const socket of workers) {
+        const folderStat = statSync(dirname(socket));
+        assert.equal(folderStat.mode & 0o777, 0o700, `${dirname(socket)} is private`);
+        assert.equal(folderStat.uid, process.getuid?.());
+      }
+      c.kill("SIGTERM");
+      assert.equal((await c.exit()).code, 0);
+      assert.ok(workers.every((s) => !existsSync(dirname(s))), "the private folder is removed at exit");
     },
   );
 });
