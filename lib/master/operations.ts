@@ -74,7 +74,23 @@ export function serveMetrics(rt: Runtime, address: TcpAddress, source: Operation
   logger("operations").info("Metrics at: {where}/metrics, status page at {where}/", {
     where: formatAddress(address),
   });
+  const warning = metricsExposure(address);
+  if (warning) logger("operations").warning("{warning}", { warning });
   return server;
+}
+
+/** Whether a host name is a loopback address (127.0.0.0/8, ::1, their IPv4-mapped form, localhost). */
+function _isLoopback(hostname: string): boolean {
+  const host = hostname.toLowerCase();
+  return host === "localhost" || host === "::1" || /^(?:::ffff:)?127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** The start-up warning for a metrics address other hosts may reach, or null for loopback. */
+export function metricsExposure(address: TcpAddress): string | null {
+  if (_isLoopback(address.hostname)) return null;
+  return `--metrics-bind ${formatAddress(address)} is not a loopback address: every host that can reach it ` +
+    "sees, with no authentication, the metrics and the status page (pids, memory, request counts, worker " +
+    "states). Keep it on a private network or behind a firewall, or bind 127.0.0.1 (a bare :PORT does)";
 }
 
 function _parseRequest(line: string): ControlRequest | null {
