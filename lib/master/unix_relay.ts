@@ -135,8 +135,8 @@ export class UnixRelay {
    * Connects `client` to a worker and pipes both ways once connected (the
    * client's bytes wait in its socket until then). With no worker serving,
    * the client waits for one. A worker whose socket refuses has just died:
-   * it gets no more connections. One whose queue is full (EAGAIN) is passed
-   * over; when every worker was tried, the client tries again shortly.
+   * it gets no more connections. On another error (a full queue) the next
+   * worker is tried; when every worker was, the client tries again shortly.
    */
   #relay(client: Socket, tries: number): void {
     if (client.destroyed) return;
@@ -151,8 +151,10 @@ export class UnixRelay {
     const done = () => worker.active--;
     upstream.once("error", (err: Error & { code?: string }) => {
       done();
-      // EAGAIN: its queue is full for now. Anything else: its socket is gone.
-      if (err.code !== "EAGAIN" && worker.state === "serving") worker.state = "stopping";
+      // Refused or missing: nothing listens there any more. Anything else (a full queue, EAGAIN; the
+      // master out of descriptors) may pass: the worker keeps its turn.
+      const gone = err.code === "ECONNREFUSED" || err.code === "ENOENT";
+      if (gone && worker.state === "serving") worker.state = "stopping";
       if (tries + 1 < this.#workers.size) this.#relay(client, tries + 1);
       else setTimeout(() => this.#relay(client, 0), RETRY_MS);
     });
