@@ -164,8 +164,8 @@ export class LogFile {
   }
 
   /** Writes in the background, in order; resolves once written (or dropped). */
-  write(text: string): Promise<void> {
-    const bytes = _encoder.encode(text);
+  write(text: string | Uint8Array): Promise<void> {
+    const bytes = typeof text === "string" ? _encoder.encode(text) : text;
     this.#queue = this.#queue.then(() => this.#writeAll(bytes));
     return this.#queue;
   }

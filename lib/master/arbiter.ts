@@ -191,6 +191,8 @@ export class Arbiter implements OperationsSource {
     if (this.#exitCode === null) {
       this.#workers.murder(this.settings);
       this.manageWorkers();
+      // The unix relays follow the pool: who serves, who stops, who is gone.
+      this.#resources?.listeners.track(this.#workers.records());
     }
   }
 

@@ -1,20 +1,23 @@
 /**
  * The master's checks of every --bind address before a worker is spawned,
- * and the unix socket relay. Workers bind the addresses themselves; the
+ * and what each worker binds. Workers bind the addresses themselves; the
  * master only probes them (so a busy port fails fast with a clear message)
- * and, for unix sockets with several workers, relays connections.
+ * and, for unix sockets with several workers, relays connections
+ * (unix_relay.ts).
  * @module
  */
 import { existsSync, lstatSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
-import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { createConnection, createServer, type Server } from "node:net";
+import { platform } from "node:os";
 import { type Address, formatAddress, type TcpAddress, type UnixAddress } from "../address.ts";
 import { BootError, UsageError } from "../errors.ts";
-import { platform } from "node:os";
 import { tcpMigrateReq } from "../runtime/_sockets.ts";
 import type { WorkerBoot } from "../ipc.ts";
 import type { Settings } from "../config/settings.ts";
 import type { ActivatedSocket } from "./activation.ts";
+import type { WorkerRecord } from "./pool.ts";
+import { UnixRelay } from "./unix_relay.ts";
 
 const _REASONS: Record<string, string> = {
   EADDRINUSE: "address already in use",
@@ -96,62 +99,6 @@ export async function clearUnixPath(address: UnixAddress): Promise<void> {
 }
 
 /**
- * Listens on a unix socket and pipes each connection to the workers'
- * shared loopback port, where SO_REUSEPORT spreads them. Unix sockets
- * have no SO_REUSEPORT, and neither runtime can pass a listening socket
- * to a child, so with several workers this relay is the way to share one
- * path. Its cost is measured in docs/BENCHMARKS.md.
- */
-export class UnixRelay {
-  readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
-  readonly address: UnixAddress;
-  readonly target: TcpAddress;
-
-  private constructor(address: UnixAddress, target: TcpAddress) {
-    this.address = address;
-    this.target = target;
-    this.#server = createServer((client) => this.#relay(client));
-  }
-
-  #relay(client: Socket): void {
-    const upstream = createConnection({ host: this.target.hostname, port: this.target.port });
-    for (const s of [client, upstream]) {
-      this.#sockets.add(s);
-      s.on("close", () => this.#sockets.delete(s));
-      s.setNoDelay(true);
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
-    client.on("error", () => upstream.destroy());
-    upstream.on("error", () => client.destroy());
-  }
-
-  /** Opens the unix socket; workers listen on an internal loopback port. */
-  static async open(address: UnixAddress): Promise<UnixRelay> {
-    const target = await probeTcp({ transport: "tcp", hostname: "127.0.0.1", port: 0 }, false);
-    const relay = new UnixRelay(address, target);
-    try {
-      await _listen(relay.#server, { path: address.path });
-    } catch (err) {
-      throw _bindFailure(address, false, err);
-    }
-    return relay;
-  }
-
-  /** Stops accepting; connections in flight go on until their ends close. */
-  close(): void {
-    this.#server.close();
-  }
-
-  /** Drops every relayed connection. */
-  destroy(): void {
-    this.close();
-    for (const s of this.#sockets) s.destroy();
-  }
-}
-
-/**
  * Refuses what cannot work on this OS: off Linux, SO_REUSEPORT does not
  * spread connections between processes, so several workers on one TCP port
  * would not share the load (or would fail with "address in use").
@@ -195,37 +142,49 @@ export function connectionWatchWarning(
     "until they close them; see docs/SECURITY.md";
 }
 
-/** The master's view of the listeners: probes, relays, and what workers bind. */
+/** What one worker binds: a public address, or the relay whose worker socket it binds. */
+type _Listen = WorkerBoot["listen"][number] | { readonly relay: UnixRelay };
+
+/**
+ * The master's view of the listeners: probes, relays, and what workers
+ * bind. The arbiter keeps the relays told which workers serve
+ * ({@link track}).
+ */
 export class Listeners {
   readonly public: Address[] = [];
   /** The descriptors of systemd's sockets, which every worker inherits. */
   readonly activated: number[] = [];
   readonly relays: UnixRelay[] = [];
-  readonly forWorkers: WorkerBoot["listen"][number][] = [];
+  readonly #listen: _Listen[] = [];
   readonly #tls: boolean;
+  /** The master's private folder (0700): the relays' worker sockets go there. */
+  readonly #dir: string;
 
-  private constructor(tls: boolean) {
+  private constructor(tls: boolean, dir: string) {
     this.#tls = tls;
+    this.#dir = dir;
   }
 
   /**
-   * Checks every address and prepares what each worker binds.
+   * Checks every address and prepares what each worker binds; `dir` is
+   * the master's private folder, where workers behind a relay listen.
    * @throws {BootError} naming the first address that cannot be used.
    */
   static async prepare(
     bind: readonly Address[],
     tls: boolean,
     workers: number,
-    upgrading = false,
+    upgrading: boolean,
+    dir: string,
     activated: readonly ActivatedSocket[] = [],
   ): Promise<Listeners> {
-    const l = new Listeners(tls);
+    const l = new Listeners(tls, dir);
     if (activated.length > 0) {
       // systemd's sockets replace --bind, as in Gunicorn: every worker serves them all.
       for (const { fd, address } of activated) {
         l.public.push(address);
         l.activated.push(fd);
-        l.forWorkers.push({ address, reusePort: false, tls: tls && address.transport === "tcp", fd });
+        l.#listen.push({ address, reusePort: false, tls: tls && address.transport === "tcp", fd });
       }
       return l;
     }
@@ -236,7 +195,7 @@ export class Listeners {
           // ours join them through SO_REUSEPORT.
           const resolved = upgrading ? address : await probeTcp(address, tls);
           l.public.push(resolved);
-          l.forWorkers.push({ address: resolved, reusePort: true, tls });
+          l.#listen.push({ address: resolved, reusePort: true, tls });
           continue;
         }
         // Upgrading: the old master's socket is live; ours takes the path over
@@ -244,19 +203,51 @@ export class Listeners {
         if (upgrading) rmSync(address.path, { force: true });
         else await clearUnixPath(address);
         l.public.push(address);
-        if (workers === 1) {
-          l.forWorkers.push({ address, reusePort: false, tls: false });
-        } else {
-          const relay = await UnixRelay.open(address);
-          l.relays.push(relay);
-          l.forWorkers.push({ address: relay.target, reusePort: true, tls: false });
-        }
+        if (workers === 1) l.#listen.push({ address, reusePort: false, tls: false });
+        else l.#listen.push({ relay: await l.#openRelay(address) });
       }
     } catch (err) {
       l.close();
       throw err;
     }
     return l;
+  }
+
+  async #openRelay(address: UnixAddress): Promise<UnixRelay> {
+    try {
+      const relay = await UnixRelay.open(address, this.#dir, `relay${this.relays.length}`);
+      this.relays.push(relay);
+      return relay;
+    } catch (err) {
+      throw _bindFailure(address, false, err);
+    }
+  }
+
+  /** What the worker of this age binds: the public addresses, and its own socket for each relay. */
+  forWorker(age: number): WorkerBoot["listen"] {
+    return this.#listen.map((l) =>
+      "relay" in l ? { address: l.relay.workerAddress(age), reusePort: false, tls: false } : l
+    );
+  }
+
+  /**
+   * Tells the relays where each worker is: one that serves (serving or
+   * outgoing: it serves until its replacement does) gets new connections;
+   * one booting, retiring or exited gets none, its connections in flight
+   * going on; one no longer in `workers` is forgotten, its socket removed.
+   */
+  track(workers: readonly Pick<WorkerRecord, "age" | "state" | "exited">[]): void {
+    if (this.relays.length === 0) return;
+    const ages = new Set<number>();
+    for (const w of workers) {
+      ages.add(w.age);
+      const serves = !w.exited && (w.state === "serving" || w.state === "outgoing");
+      for (const r of this.relays) {
+        if (serves) r.serving(w.age);
+        else if (w.state !== "booting" || w.exited) r.stopping(w.age);
+      }
+    }
+    for (const r of this.relays) r.forgetAllBut(ages);
   }
 
   /** Addresses as the start-up log shows them. */

@@ -5,8 +5,9 @@
  * `corral ctl` talks to. Both run in the master, off the data path.
  * @module
  */
-import { chmodSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
+import { dirname, join } from "node:path";
 import { formatAddress, type TcpAddress } from "../address.ts";
 import { BootError, describeError } from "../errors.ts";
 import { clearUnixPath } from "./listeners.ts";
@@ -73,7 +74,23 @@ export function serveMetrics(rt: Runtime, address: TcpAddress, source: Operation
   logger("operations").info("Metrics at: {where}/metrics, status page at {where}/", {
     where: formatAddress(address),
   });
+  const warning = metricsExposure(address);
+  if (warning) logger("operations").warning("{warning}", { warning });
   return server;
+}
+
+/** Whether a host name is a loopback address (127.0.0.0/8, ::1, their IPv4-mapped form, localhost). */
+function _isLoopback(hostname: string): boolean {
+  const host = hostname.toLowerCase();
+  return host === "localhost" || host === "::1" || /^(?:::ffff:)?127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** The start-up warning for a metrics address other hosts may reach, or null for loopback. */
+export function metricsExposure(address: TcpAddress): string | null {
+  if (_isLoopback(address.hostname)) return null;
+  return `--metrics-bind ${formatAddress(address)} is not a loopback address: every host that can reach it ` +
+    "sees, with no authentication, the metrics and the status page (pids, memory, request counts, worker " +
+    "states). Keep it on a private network or behind a firewall, or bind 127.0.0.1 (a bare :PORT does)";
 }
 
 function _parseRequest(line: string): ControlRequest | null {
@@ -89,7 +106,37 @@ function _parseRequest(line: string): ControlRequest | null {
   return null;
 }
 
-/** The control socket: a unix socket only its owner may use (0600). */
+/**
+ * Listens on `path` so that the socket is 0600 from the first instant it
+ * can be reached there. A socket is created with the umask's mode (0777
+ * under umask 0) and chmod can only follow; in that gap another user could
+ * connect and stop the server. So it is bound inside a fresh 0700 folder
+ * beside `path` (the same file system, so it can be renamed), made 0600
+ * there, where no one else can reach it, and renamed into place.
+ */
+async function _listenPrivately(server: Server, path: string): Promise<void> {
+  const dir = mkdtempSync(join(dirname(path), ".corral-"));
+  try {
+    chmodSync(dir, 0o700); // mkdtemp's mode already; said again, as the safety rests on it
+    const hidden = join(dir, "s");
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(hidden, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    chmodSync(hidden, 0o600);
+    renameSync(hidden, path);
+  } catch (err) {
+    server.close();
+    throw err;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The control socket: a unix socket only its owner may use (0600 from its first instant). */
 export async function openControlSocket(path: string, source: OperationsSource): Promise<Server> {
   try {
     await clearUnixPath({ transport: "unix", path });
@@ -114,15 +161,17 @@ export async function openControlSocket(path: string, source: OperationsSource):
       socket.end(JSON.stringify(reply) + "\n");
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once(
-      "error",
-      (err) => reject(new BootError(`Cannot open --control-socket "${path}": ${describeError(err)}`)),
-    );
-    server.listen(path, () => resolve());
-  });
-  // Who can connect can stop the server: owner only.
-  chmodSync(path, 0o600);
+  try {
+    await _listenPrivately(server, path);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    const reason = code === "ENOENT"
+      ? `no such folder "${dirname(path)}"`
+      : code === "EACCES"
+      ? `permission denied: corral creates and renames a file in "${dirname(path)}"`
+      : describeError(err);
+    throw new BootError(`Cannot open --control-socket "${path}": ${reason}`, { cause: err });
+  }
   logger("operations").info("Control socket at: {path}", { path });
   return server;
 }

@@ -68,7 +68,14 @@ export class Resources {
       if (ids) handOverFiles(settings, ids, [dir.path, ipc.path]);
       const pidfile = settings.pidfile ? Pidfile.create(settings.pidfile) : undefined;
       if (pidfile) opened.push({ close: () => pidfile.remove() });
-      const listeners = await Listeners.prepare(settings.bind, tls, settings.workers, upgrading, activated);
+      const listeners = await Listeners.prepare(
+        settings.bind,
+        tls,
+        settings.workers,
+        upgrading,
+        dir.path,
+        activated,
+      );
       opened.push({ close: () => listeners.close() });
       // Gunicorn's way: the unix sockets the master binds are the workers' user's.
       if (ids) { for (const r of listeners.relays) chownSync(r.address.path, ids.uid, ids.gid); }

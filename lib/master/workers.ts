@@ -89,7 +89,7 @@ export class Workers {
   spawn(generation: number, settings: Settings, resources: Resources): WorkerRecord | null {
     const { runtime: rt, app } = this.#o;
     const age = this.#lastAge + 1;
-    const listen = resources.listeners.forWorkers;
+    const listen = resources.listeners.forWorker(age);
     const ids = workerIds(settings);
     const boot: WorkerBoot = { type: "boot", settings, app, listen, ipcPath: resources.ipc.path, age, ids };
     void callHook(this.#o.hooks, "preFork", { age });

@@ -9,8 +9,11 @@ export interface LoadResult {
   pids: Set<string>;
 }
 
-/** Runs `clients` request loops against `url` until `stop()` is called; bounded by `maxMs`. */
-export function startLoad(url: string, clients = 4, maxMs = 30_000) {
+/**
+ * Runs `clients` request loops against `url` until `stop()` is called;
+ * bounded by `maxMs`. With `socketPath`, over that unix socket.
+ */
+export function startLoad(url: string, clients = 4, maxMs = 30_000, socketPath?: string) {
   const result: LoadResult = { requests: 0, failed: 0, errors: [], pids: new Set() };
   let running = true;
   const deadline = Date.now() + maxMs;
@@ -18,7 +21,7 @@ export function startLoad(url: string, clients = 4, maxMs = 30_000) {
     while (running && Date.now() < deadline) {
       result.requests++;
       try {
-        const reply = await get(url, { timeoutMs: 10_000 });
+        const reply = await get(url, { timeoutMs: 10_000, ...(socketPath ? { socketPath } : {}) });
         if (reply.status !== 200) throw new Error(`status ${reply.status}`);
         result.pids.add(reply.body);
       } catch (err) {

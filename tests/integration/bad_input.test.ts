@@ -114,6 +114,22 @@ describe(`bind and TLS errors name the address or file (${RUNTIME})`, () => {
     assert.match(r.stderr, /Cannot bind "http:\/\/192.0.2.1:8000": address not available/);
   });
 
+  test("a control socket in a missing folder: exit 3 naming the flag and the folder", T, async () => {
+    const path = join(tmpdir(), "corral-no-such-folder", "control.sock");
+    const r = await runCorral([
+      "--control-socket",
+      path,
+      "-b",
+      `127.0.0.1:${await freePort()}`,
+      "tests/apps/pid.ts",
+    ]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(
+      r.stderr,
+      /Cannot open --control-socket ".*control\.sock": no such folder ".*corral-no-such-folder"/,
+    );
+  });
+
   test("a missing certificate file names the flag and the path", T, async () => {
     const port = await freePort();
     const r = await runCorral(

@@ -5,8 +5,9 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Corral, freePort, runCorral, RUNTIME, stopAll } from "../_helpers/corral.ts";
+import { Corral, freePort, runCorral, RUNTIME, stopAll, waitFor } from "../_helpers/corral.ts";
 import { get } from "../_helpers/http.ts";
+import { assertNoLoss, startLoad } from "../_helpers/load.ts";
 
 after(stopAll);
 const T = { timeout: 30_000 };
@@ -94,6 +95,70 @@ describe(`unix sockets (${RUNTIME})`, () => {
       },
     );
   }
+
+  test("-w 2: the app sees a relayed client as a unix socket peer, as with -w 1", T, async () => {
+    const path = tempPath("peer.sock");
+    const c = new Corral(["-w", "2", "-b", `unix:${path}`, "tests/apps/pid.ts"]);
+    await c.ready();
+    const reply = await get("http://localhost/addr", { socketPath: path });
+    assert.equal(JSON.parse(reply.body).transport, "unix");
+    c.kill("SIGTERM");
+    assert.equal((await c.exit()).code, 0);
+  });
+
+  test(
+    "-w 2: a worker told to stop gets no new connection, and its requests in flight complete",
+    T,
+    async () => {
+      const path = tempPath("drain.sock");
+      const c = new Corral(["-w", "2", "-b", `unix:${path}`, "tests/apps/pid.ts"]);
+      await c.ready();
+      const [oldest, other] = c.workerPids();
+      // Four slow requests, spread over both workers (the relay picks the least busy).
+      const slow = Array.from(
+        { length: 4 },
+        () => get("http://localhost/slow?ms=2500", { socketPath: path }),
+      );
+      await waitFor("four slow requests", () => c.stderr.split("slow request started").length - 1 === 4);
+      c.kill("SIGTTOU");
+      await c.waitForLog(/Number of workers: 1 \(was 2\)/);
+      for (let i = 0; i < 20; i++) {
+        const reply = await get("http://localhost/", { socketPath: path });
+        assert.equal(reply.body, String(other), `request ${i} went to the stopping worker ${oldest}`);
+      }
+      const answers = (await Promise.all(slow)).map((r) => `${r.status} ${r.body}`).sort();
+      assert.deepEqual(answers, [`200 ${oldest}`, `200 ${oldest}`, `200 ${other}`, `200 ${other}`].sort());
+      c.kill("SIGTERM");
+      assert.equal((await c.exit()).code, 0);
+    },
+  );
+
+  test(
+    "-w 2: HUP replaces both workers behind the relay without a failed request",
+    { timeout: 60_000 },
+    async () => {
+      const path = tempPath("reload.sock");
+      const c = new Corral(["-w", "2", "-b", `unix:${path}`, "tests/apps/pid.ts"]);
+      await c.ready();
+      const before = c.workerPids();
+      const load = startLoad("http://localhost/", 4, 45_000, path);
+      for (let i = 1; i <= 2; i++) {
+        await waitFor("requests before the HUP", () => load.result.requests > 20 * i);
+        c.kill("SIGHUP");
+        await waitFor(
+          `reload ${i}`,
+          () => c.stderr.split("Reloaded: 2 new workers serving").length - 1 === i,
+          30_000,
+        );
+      }
+      const after = c.workerPids().slice(-2).map(String);
+      assert.ok(before.every((pid) => !after.includes(String(pid))));
+      await waitFor("the new workers serving", () => after.every((pid) => load.result.pids.has(pid)));
+      assertNoLoss(await load.stop());
+      c.kill("SIGTERM");
+      assert.equal((await c.exit()).code, 0);
+    },
+  );
 
   test("a unix socket with a live server is refused", T, async () => {
     const path = tempPath("live.sock");

@@ -143,6 +143,43 @@ describe(`metrics and the status page (${RUNTIME})`, () => {
   });
 });
 
+describe(`--metrics-bind exposure (${RUNTIME})`, () => {
+  const start = async (bind: (port: number) => string) => {
+    const port = await freePort();
+    const c = new Corral([
+      "--metrics-bind",
+      bind(port),
+      "-b",
+      `127.0.0.1:${await freePort()}`,
+      "tests/apps/pid.ts",
+    ]);
+    await c.ready();
+    c.kill("SIGTERM");
+    assert.equal((await c.exit()).code, 0);
+    return { stderr: c.stderr, port };
+  };
+
+  test("a bare :PORT is loopback, with no warning", T, async () => {
+    const { stderr, port } = await start((p) => `:${p}`);
+    assert.match(stderr, new RegExp(`Metrics at: http://127\\.0\\.0\\.1:${port}/metrics`));
+    assert.doesNotMatch(stderr, /WARNING/);
+  });
+
+  test(
+    "every interface (0.0.0.0) is served, with a warning naming the flag and what it exposes",
+    T,
+    async () => {
+      const { stderr, port } = await start((p) => `0.0.0.0:${p}`);
+      assert.match(
+        stderr,
+        new RegExp(
+          `\\[WARNING\\] --metrics-bind http://0\\.0\\.0\\.0:${port} is not a loopback address: .*no authentication`,
+        ),
+      );
+    },
+  );
+});
+
 describe(`the control socket (${RUNTIME})`, () => {
   test(
     "corral ctl status, scale, reload and stop do what the signals do; the socket is 0600",

@@ -13,12 +13,14 @@ export const OPERATIONS_SETTINGS: readonly Setting[] = [
     default: null,
     defaultText: "off",
     parse: (raw, ctx) => {
-      const address = parseAddress(one(raw), ctx.source);
-      if (address.transport !== "tcp") throw bad(ctx, one(raw), "expected HOST:PORT");
+      const text = one(raw);
+      // A bare :PORT is loopback here, unlike --bind's: the page has no authentication (docs/operations.md).
+      const address = parseAddress(text.startsWith(":") ? `127.0.0.1${text}` : text, ctx.source);
+      if (address.transport !== "tcp") throw bad(ctx, text, "expected HOST:PORT");
       return address;
     },
     description:
-      "The master serves Prometheus metrics at /metrics and a live status page at / on this address.",
+      "The master serves Prometheus metrics at /metrics and a live status page at / on this address, with no authentication. A bare :PORT means 127.0.0.1:PORT; any other interface is logged as a warning at start.",
   }),
   define({
     name: "controlSocket",

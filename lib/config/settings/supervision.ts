@@ -63,6 +63,6 @@ export const SUPERVISION_SETTINGS: readonly Setting[] = [
     defaultText: "none",
     parse: (raw, ctx) => path(one(raw), ctx),
     description:
-      "Write the master's pid to this file at start and remove it at exit. corral refuses to start while a live process holds it.",
+      "Write the master's pid to this file at start and remove it at exit. corral refuses to start while a live process holds it, or when the path is a symbolic link (never followed); at exit it removes the file only if it still holds the master's pid.",
   }),
 ];

@@ -5,6 +5,7 @@
  */
 import process from "node:process";
 import type { RemoteAddr, ServeInfo } from "../../runtime/types.ts";
+import { asciiJson, escapeLogValue } from "./log_escape.ts";
 
 /** Gunicorn's default access log format (the Common Log Format plus referer and user agent). */
 export const DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
@@ -38,6 +39,11 @@ export interface AccessFormat {
   readonly timed: boolean;
   /** Whether the line shows the client's address. */
   readonly peer: boolean;
+  /**
+   * Makes a batch of lines that is not all ASCII into one that is, where
+   * the format needs it (json); the text format escapes as it goes.
+   */
+  readonly toAscii?: (text: string) => string;
 }
 
 // Neither Deno.serve nor Bun.serve tells the handler which HTTP version a
@@ -90,7 +96,11 @@ function _query(r: AccessRecord): string {
   return q < 0 ? "" : target.slice(q + 1);
 }
 
-/** The user name of Basic authentication, as Gunicorn's `%(u)s` shows it. */
+/**
+ * The user name of Basic authentication, as Gunicorn's `%(u)s` shows it:
+ * the bytes before the first `:` of the decoded credentials, one character
+ * a byte (`atob`'s binary string), whatever they are; the log escapes them.
+ */
 export function basicUser(authorization: string | null): string | null {
   if (authorization === null || !/^basic /i.test(authorization)) return null;
   try {
@@ -102,15 +112,21 @@ export function basicUser(authorization: string | null): string | null {
   }
 }
 
+/** A client's (or the app's) value as the line shows it: escaped, or `-` when absent. */
+function _field(value: string | null): string {
+  return value === null ? "-" : escapeLogValue(value);
+}
+
 function _length(r: AccessRecord): string {
   // The runtime computes the length of a body it was not told the length of
   // only as it sends it, and does not say; counting it here would mean
   // streaming every body through corral (measured: -25 to -45% req/s).
-  return r.response.headers.get("content-length") ?? "-";
+  return _field(r.response.headers.get("content-length"));
 }
 
 function _host(remote: RemoteAddr): string {
-  return remote.transport === "tcp" ? remote.hostname : "-";
+  // An address the runtime or a parsed proxy header gave; escaped all the same.
+  return remote.transport === "tcp" ? escapeLogValue(remote.hostname) : "-";
 }
 
 function _authorization(r: AccessRecord): string | null {
@@ -125,41 +141,41 @@ function _userAgent(r: AccessRecord): string | null {
   return r.userAgent !== undefined ? r.userAgent : r.request.headers.get("user-agent");
 }
 
-function _header(value: string | null): string {
-  return value ?? "-";
-}
-
-/** What the compiled lines call; `H` in {@link _EXPRESSIONS}. */
+/** What the compiled lines call; `H` in {@link _EXPRESSIONS}. Each escapes what it returns. */
 const _HELPERS = {
   host: (r: AccessRecord) => _host(r.remoteAddr ?? r.info.remoteAddr),
   user: (r: AccessRecord) => {
     const authorization = _authorization(r);
-    return authorization === null ? "-" : basicUser(authorization) ?? "-";
+    return authorization === null ? "-" : _field(basicUser(authorization));
   },
   clf: _cachedClfTime,
   target: requestTarget,
   path: _path,
   query: _query,
   length: _length,
-  referer: (r: AccessRecord) => _header(_referer(r)),
-  userAgent: (r: AccessRecord) => _header(_userAgent(r)),
-  header: _header,
+  referer: (r: AccessRecord) => _field(_referer(r)),
+  userAgent: (r: AccessRecord) => _field(_userAgent(r)),
+  header: _field,
 };
 
 /**
- * Each atom as a JavaScript expression of the record `r` and the helpers
- * `H`. A format is compiled into one function that concatenates them:
- * about three times faster than calling a function per atom.
+ * Each atom as a JavaScript expression of the record `r`, the helpers `H`
+ * and the escaping `E`. A format is compiled into one function that
+ * concatenates them: about three times faster than calling a function per
+ * atom. Every value a client (or the app) controls is escaped
+ * ({@link escapeLogValue}), here by `E` or by its helper, so that no
+ * request can write two lines or end a quoted field; the others are
+ * numbers, the time and constants. An absent value is `-`, not tested.
  */
 const _EXPRESSIONS: Record<string, string> = {
   h: "H.host(r)",
   l: '"-"',
   u: "H.user(r)",
   t: "H.clf(r.time)",
-  r: `r.request.method + " " + H.target(r.request.url) + " ${_PROTOCOL}"`,
-  m: "r.request.method",
-  U: "H.path(r)",
-  q: "H.query(r)",
+  r: `E(r.request.method) + " " + E(H.target(r.request.url)) + " ${_PROTOCOL}"`,
+  m: "E(r.request.method)",
+  U: "E(H.path(r))",
+  q: "E(H.query(r))",
   H: `"${_PROTOCOL}"`,
   s: '"" + r.response.status',
   B: "H.length(r)",
@@ -230,7 +246,10 @@ function _jsonLine(): (r: AccessRecord) => string {
  * @throws {TypeError} for an unknown atom.
  */
 export function compileAccessFormat(format: string): AccessFormat {
-  if (format === "json") return { line: _jsonLine(), timed: true, peer: true };
+  // JSON.stringify escapes quotes, backslashes and the C0 controls, so a
+  // line is one line; the access log makes each batch ASCII (asciiJson) as
+  // it encodes it, which costs nothing when it is already.
+  if (format === "json") return { line: _jsonLine(), timed: true, peer: true, toAscii: asciiJson };
   // JavaScript expressions: literals quoted by JSON.stringify, atoms from _EXPRESSIONS.
   const parts: string[] = [];
   let literal = "";
@@ -253,6 +272,8 @@ export function compileAccessFormat(format: string): AccessFormat {
   literal += format.slice(last);
   if (literal !== "") parts.push(JSON.stringify(literal));
   const body = `return (r) => "" + ${parts.length > 0 ? parts.join(" + ") : '""'};`;
-  const line = new Function("H", "P", body)(_HELPERS, `<${process.pid}>`) as (r: AccessRecord) => string;
+  const line = new Function("H", "E", "P", body)(_HELPERS, escapeLogValue, `<${process.pid}>`) as (
+    r: AccessRecord,
+  ) => string;
   return { line, timed, peer };
 }

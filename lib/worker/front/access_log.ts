@@ -11,6 +11,7 @@ import type { FieldScan } from "./limits.ts";
 import { frontFailed } from "./_guard.ts";
 
 const FLUSH_BYTES = 64 * 1024;
+const _encoder = new TextEncoder();
 const FLUSH_MS = 500;
 /** Past this much written-but-not-yet-flushed text, new lines are dropped and counted. */
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
@@ -115,9 +116,20 @@ export class AccessLog {
     this.#lines = [];
     this.#length = 0;
     this.#pending += text.length;
-    return this.#file.write(text).then(() => {
+    return this.#file.write(this.#encode(text)).then(() => {
       this.#pending -= text.length;
     });
+  }
+
+  /**
+   * The batch's bytes. As many bytes as characters means all ASCII (the
+   * encoding is done here instead of in the file, so the check is free);
+   * else a format that needs it makes the text ASCII first.
+   */
+  #encode(text: string): Uint8Array {
+    const bytes = _encoder.encode(text);
+    const toAscii = this.#format.toAscii;
+    return bytes.length === text.length || toAscii === undefined ? bytes : _encoder.encode(toAscii(text));
   }
 
   /** Writes what is buffered and closes the file. */
