@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type AccessRecord, compileAccessFormat } from "../../lib/worker/front/access_format.ts";
-import { AccessLog } from "../../lib/worker/front/access_log.ts";
-import { asciiJson, escapeLogValue } from "../../lib/worker/front/log_escape.ts";
+import { type AccessRecord, compileAccessFormat } from "../../../lib/worker/front/access_format.ts";
+import { AccessLog } from "../../../lib/worker/front/access_log.ts";
+import { asciiJson, escapeLogValue } from "../../../lib/worker/front/log_escape.ts";
 
 /**
  * CR, LF, NUL, `"`, `\`, DEL, bytes 0xC3 0xA9 0xFF (a client's UTF-8 `é`
