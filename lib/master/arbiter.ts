@@ -105,12 +105,8 @@ export class Arbiter implements OperationsSource {
         await this.#dispatch(event);
       } catch (err) {
         // A bug in the master must not take every worker down with it.
-        const cause = describeError(err);
-        this.#log.error("Error in the master while handling {event}: {cause}", {
-          event: event.kind,
-          cause,
-          error: err,
-        });
+        const fields = { event: event.kind, cause: describeError(err), error: err };
+        this.#log.error("Error in the master while handling {event}: {cause}", fields);
       }
     }
     await callHook(this.#hooks, "onExit", this.settings);
@@ -213,6 +209,8 @@ export class Arbiter implements OperationsSource {
 
   async #setNumWorkers(n: number): Promise<void> {
     const before = this.#target;
+    const refused = this.#resources?.listeners.refusesWorkers(n);
+    if (refused) return this.#log.warning("{refused}", { refused });
     if (n === before) return;
     this.#generations.current.workers = n;
     this.#log.info("Number of workers: {n} (was {before})", { n, before });
@@ -234,6 +232,7 @@ export class Arbiter implements OperationsSource {
     const current = this.#generations.current.number;
     worker.state = worker.generation === current ? "serving" : "outgoing";
     this.#log.debug("Worker (pid:{pid}) is ready", { pid: worker.pid });
+    this.#resources?.listeners.track(this.#workers.records()); // Serving before anyone is told so.
     const serving = poolOf(this.#workers.records(), current).filter((w) => w.state === "serving").length;
     if (serving < this.#target) return;
     if (this.#generations.complete()) {
@@ -316,7 +315,8 @@ export class Arbiter implements OperationsSource {
     }
     await callHook(this.#hooks, "onReload", settings);
     // TTIN/TTOU survive a reload, unless the reloaded settings name a new count.
-    const workers = settings.workers !== before.settings.workers ? settings.workers : before.workers;
+    let workers = settings.workers !== before.settings.workers ? settings.workers : before.workers;
+    if (this.#resources?.listeners.refusesWorkers(workers)) workers = before.workers;
     const { replace, stop } = this.#generations.begin(settings, workers, this.#workers.records());
     this.#workers.backoff.reset();
     for (const w of replace) this.#workers.replace(w, "reload", "reload");

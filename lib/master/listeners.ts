@@ -17,6 +17,7 @@ import type { WorkerBoot } from "../ipc.ts";
 import type { Settings } from "../config/settings.ts";
 import type { ActivatedSocket } from "./activation.ts";
 import type { WorkerRecord } from "./pool.ts";
+import { UnixLink } from "./unix_link.ts";
 import { UnixRelay } from "./unix_relay.ts";
 
 const _REASONS: Record<string, string> = {
@@ -86,8 +87,14 @@ export async function clearUnixPath(address: UnixAddress): Promise<void> {
   if (!existsSync(folder)) {
     throw new BootError(`Cannot bind "${formatAddress(address)}": the folder "${folder}" does not exist`);
   }
-  if (!existsSync(address.path)) return;
-  if (!lstatSync(address.path).isSocket()) {
+  let stat;
+  try {
+    stat = lstatSync(address.path);
+  } catch {
+    return; // nothing there
+  }
+  // A link is what a -w 1 corral leaves (lib/master/unix_link.ts): judged by the socket it leads to.
+  if (!stat.isSocket() && !stat.isSymbolicLink()) {
     throw new BootError(`Cannot bind "${formatAddress(address)}": the path exists and is not a socket`);
   }
   if (await _connects(address.path)) {
@@ -143,7 +150,10 @@ export function connectionWatchWarning(
 }
 
 /** What one worker binds: a public address, or the relay whose worker socket it binds. */
-type _Listen = WorkerBoot["listen"][number] | { readonly relay: UnixRelay };
+type _Listen =
+  | WorkerBoot["listen"][number]
+  | { readonly relay: UnixRelay }
+  | { readonly link: UnixLink };
 
 /**
  * The master's view of the listeners: probes, relays, and what workers
@@ -155,6 +165,8 @@ export class Listeners {
   /** The descriptors of systemd's sockets, which every worker inherits. */
   readonly activated: number[] = [];
   readonly relays: UnixRelay[] = [];
+  /** `-w 1` unix binds: a link to the serving worker's own socket. */
+  readonly links: UnixLink[] = [];
   readonly #listen: _Listen[] = [];
   readonly #tls: boolean;
   /** The master's private folder (0700): the relays' worker sockets go there. */
@@ -198,13 +210,20 @@ export class Listeners {
           l.#listen.push({ address: resolved, reusePort: true, tls });
           continue;
         }
+        l.public.push(address);
+        if (workers === 1) {
+          // Upgrading, the old master's link stays until our worker serves and takes it over.
+          if (!upgrading) await clearUnixPath(address);
+          const link = new UnixLink(address);
+          l.links.push(link);
+          l.#listen.push({ link });
+          continue;
+        }
         // Upgrading: the old master's socket is live; ours takes the path over
         // and the old one drains the connections it already has.
         if (upgrading) rmSync(address.path, { force: true });
         else await clearUnixPath(address);
-        l.public.push(address);
-        if (workers === 1) l.#listen.push({ address, reusePort: false, tls: false });
-        else l.#listen.push({ relay: await l.#openRelay(address) });
+        l.#listen.push({ relay: await l.#openRelay(address) });
       }
     } catch (err) {
       l.close();
@@ -225,9 +244,22 @@ export class Listeners {
 
   /** What the worker of this age binds: the public addresses, and its own socket for each relay. */
   forWorker(age: number): WorkerBoot["listen"] {
-    return this.#listen.map((l) =>
-      "relay" in l ? { address: l.relay.workerAddress(age), reusePort: false, tls: false } : l
-    );
+    return this.#listen.map((l) => {
+      if ("relay" in l) return { address: l.relay.workerAddress(age), reusePort: false, tls: false };
+      if ("link" in l) return { address: l.link.workerAddress(age), reusePort: false, tls: false };
+      return l;
+    });
+  }
+
+  /**
+   * Why `n` workers cannot share these addresses, or null: a unix socket
+   * bound with `-w 1` has no relay behind it to spread connections.
+   */
+  refusesWorkers(n: number): string | null {
+    if (n <= 1 || this.links.length === 0) return null;
+    const where = this.links.map((l) => formatAddress(l.address)).join(", ");
+    return `Keeping 1 worker: ${where} was bound with -w 1 and has no relay to spread connections over ` +
+      `${n} workers; start with -w 2 or more to scale it`;
   }
 
   /**
@@ -237,6 +269,7 @@ export class Listeners {
    * going on; one no longer in `workers` is forgotten, its socket removed.
    */
   track(workers: readonly Pick<WorkerRecord, "age" | "state" | "exited">[]): void {
+    for (const link of this.links) link.track(workers);
     if (this.relays.length === 0) return;
     const ages = new Set<number>();
     for (const w of workers) {
@@ -265,7 +298,9 @@ export class Listeners {
    */
   close(removeUnixPaths = true): void {
     for (const r of this.relays) r.destroy();
+    // A link is removed only while it is still ours (a new master's replaced it after USR2).
+    for (const link of this.links) link.close();
     if (!removeUnixPaths || this.activated.length > 0) return;
-    for (const a of this.public) if (a.transport === "unix") rmSync(a.path, { force: true });
+    for (const r of this.relays) rmSync(r.address.path, { force: true });
   }
 }

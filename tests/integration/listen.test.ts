@@ -160,6 +160,45 @@ describe(`unix sockets (${RUNTIME})`, () => {
     },
   );
 
+  test(
+    "-w 1: HUP and a recycled worker hand the socket over without a failed request; TTIN is refused, saying why",
+    { timeout: 60_000 },
+    async () => {
+      const path = tempPath("single.sock");
+      const c = new Corral(["-w", "1", "-b", `unix:${path}`, "--max-requests", "400", "tests/apps/pid.ts"]);
+      await c.ready();
+      const load = startLoad("http://localhost/", 4, 45_000, path);
+      for (let i = 1; i <= 3; i++) {
+        await waitFor("requests before the HUP", () => load.result.requests > 50 * i);
+        c.kill("SIGHUP");
+        await waitFor(
+          `reload ${i}`,
+          () => c.stderr.split("Reloaded: 1 new worker serving").length - 1 === i,
+          30_000,
+        );
+      }
+      await waitFor(
+        "a worker recycled by --max-requests",
+        () => c.stderr.includes("(--max-requests): recycling"),
+      );
+      c.kill("SIGTTIN");
+      await c.waitForLog(/Keeping 1 worker: unix:.*single\.sock was bound with -w 1/);
+      const pids = c.workerPids();
+      await waitFor("the newest worker serving", () => load.result.pids.has(String(pids.at(-1))), 20_000);
+      assertNoLoss(await load.stop());
+      c.kill("SIGTERM");
+      assert.equal((await c.exit()).code, 0);
+      assert.ok(!existsSync(path), "the link removed at exit");
+      const { readdirSync } = await import("node:fs");
+      const { dirname } = await import("node:path");
+      assert.deepEqual(
+        readdirSync(dirname(path)).filter((n) => n.startsWith("single.sock")),
+        [],
+        "no socket left",
+      );
+    },
+  );
+
   test("a unix socket with a live server is refused", T, async () => {
     const path = tempPath("live.sock");
     const first = new Corral(["-b", `unix:${path}`, "tests/apps/pid.ts"]);
