@@ -26,7 +26,7 @@ import process from "node:process";
 import type { Address } from "../address.ts";
 import type { LibcCalls } from "./_libc.ts";
 import { sockaddrUn } from "./_libc.ts";
-import { listeningFds } from "./_sockets.ts";
+import { detachListeners, listeningFds, tcpMigrateReq } from "./_sockets.ts";
 
 const AF_UNIX = 1;
 const AF_INET = 2;
@@ -340,4 +340,26 @@ export function adoptAt(libc: LibcCalls, placeholder: Address, fd: number): numb
     if (placeholder.transport === "unix") rmSync(placeholder.path, { force: true });
   }
   return at;
+}
+
+/**
+ * Stops new connections from reaching one of this process's servers
+ * (a stopping worker, before it drains): a shared listener (systemd's
+ * socket, `sharedFd`) only leaves this process's epoll; a listener of a
+ * SO_REUSEPORT group on `port` is detached (runtime/_sockets.ts), and only
+ * with tcp_migrate_req=1, where the connections queued on it move to the
+ * other workers. False when nothing was done.
+ */
+export function detachServer(
+  libc: LibcCalls | null,
+  port: number | undefined,
+  sharedFd: number | null,
+): boolean {
+  if (libc === null) return false;
+  try {
+    if (sharedFd !== null) return detachShared(libc, sharedFd);
+    return port !== undefined && port > 0 && tcpMigrateReq() === 1 && detachListeners(libc, port) > 0;
+  } catch {
+    return false;
+  }
 }

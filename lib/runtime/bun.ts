@@ -4,9 +4,9 @@ import process from "node:process";
 import { lines } from "./_lines.ts";
 import { bindError } from "./_bind_error.ts";
 import type { LibcCalls } from "./_libc.ts";
-import { detachListeners, hasUnreadInput, tcpMigrateReq } from "./_sockets.ts";
+import { hasUnreadInput } from "./_sockets.ts";
 import { startConnectionWatcher, watchOptions } from "./_watcher.ts";
-import { adoptAt, bindSocket, detachShared, isListening, placeholderFor, socketAddress } from "./_adopt.ts";
+import { adoptAt, bindSocket, detachServer, isListening, placeholderFor, socketAddress } from "./_adopt.ts";
 import { openLibc } from "./datagram_bun.ts";
 import { bunFetch, bunInfoClass, bunRoutes, type BunServing, bunWebSocket } from "./_bun_server.ts";
 import { SocketRegistry } from "./_websockets.ts";
@@ -154,16 +154,8 @@ function _serve(spec: ServeSpec) {
     const watch = address.transport === "tcp" && port ? watchOptions(spec, port) : null;
     const watchLibc = watch ? _socketCalls() : null;
     const stopWatching = watchLibc && watch ? startConnectionWatcher(watchLibc, watch) : null;
-    const detach = () => {
-      if (spec.sharedListener && libc !== null) {
-        try {
-          return detachShared(libc, fd);
-        } catch {
-          return false;
-        }
-      }
-      return _detach(port);
-    };
+    const detach = () =>
+      detachServer(libc ?? _socketCalls(), port, spec.sharedListener && libc !== null ? fd : null);
     return {
       // stop(false) leaves the WebSockets open, and resolves once they are closed.
       shutdown: () => {
@@ -176,22 +168,6 @@ function _serve(spec: ServeSpec) {
     };
   } catch (err) {
     throw bindError(address, tls !== null, err);
-  }
-}
-
-/**
- * Detaches the listeners on `port` (runtime/_sockets.ts): stop(false) would
- * close the connections it has accepted and not read yet, and new ones would
- * keep coming to a draining worker. Only with tcp_migrate_req=1, as on Deno;
- * false when not done.
- */
-function _detach(port: number | undefined): boolean {
-  const libc = port !== undefined && tcpMigrateReq() === 1 ? _socketCalls() : null;
-  if (libc === null || port === undefined) return false;
-  try {
-    return detachListeners(libc, port) > 0;
-  } catch {
-    return false;
   }
 }
 

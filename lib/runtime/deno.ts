@@ -1,13 +1,13 @@
 /** The Deno side of the runtime seam. */
 import { lines } from "./_lines.ts";
 import { bindError } from "./_bind_error.ts";
-import { detachListeners, hasUnreadInput, tcpMigrateReq } from "./_sockets.ts";
+import { hasUnreadInput } from "./_sockets.ts";
 import { markUpgraded, startConnectionWatcher, watchOptions } from "./_watcher.ts";
 import type { LibcCalls } from "./_libc.ts";
 import {
   adoptAt,
   bindSocket,
-  detachShared,
+  detachServer,
   isListening,
   placeholderFor,
   setIds,
@@ -157,21 +157,6 @@ function _unread(libc: LibcCalls, port: number): boolean {
   }
 }
 
-/**
- * Detaches the listeners on `port` (runtime/_sockets.ts): Deno's
- * shutdown() would close the connections it accepted but has not read yet.
- * Only with tcp_migrate_req=1; false when not done.
- */
-function _detach(port: number): boolean {
-  const libc = tcpMigrateReq() === 1 ? _socketCalls() : null;
-  if (libc === null) return false;
-  try {
-    return detachListeners(libc, port) > 0;
-  } catch {
-    return false;
-  }
-}
-
 /** The WebSockets the app opened with Deno.upgradeWebSocket, until each closes. */
 const _webSockets = new SocketRegistry<WebSocket>((ws, code, reason) => ws.close(code, reason));
 let _counting = false;
@@ -282,16 +267,12 @@ function _serve(spec: ServeSpec) {
     const watch = address.transport === "tcp" ? watchOptions(spec, port) : null;
     const watchLibc = watch ? _socketCalls() : null;
     const stopWatching = watchLibc && watch ? startConnectionWatcher(watchLibc, watch) : null;
-    const detach = () => {
-      if (spec.sharedListener && libc !== null) {
-        try {
-          return detachShared(libc, fd);
-        } catch {
-          return false;
-        }
-      }
-      return address.transport === "tcp" && _detach(port);
-    };
+    const detach = () =>
+      detachServer(
+        libc ?? _socketCalls(),
+        address.transport === "tcp" ? port : undefined,
+        spec.sharedListener && libc !== null ? fd : null,
+      );
     return {
       shutdown: async () => {
         stopWatching?.();

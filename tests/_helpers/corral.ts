@@ -200,3 +200,33 @@ export async function startOnFreePort(
   await c.ready();
   return { c, port };
 }
+
+/**
+ * Why zero-loss tests cannot run here, or false: they need the kernel to
+ * move connections queued on a closing worker's listener to the others
+ * (net.ipv4.tcp_migrate_req=1, Linux 5.14+; docs/RELIABILITY.md).
+ */
+export const ZERO_LOSS_SKIP: string | false = (() => {
+  let setting = -1;
+  try {
+    setting = Number(readFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "utf8"));
+  } catch { /* no such setting */ }
+  return setting !== 1 &&
+    "net.ipv4.tcp_migrate_req is not 1, so the kernel resets connections queued on a closing worker: " +
+      "run `sysctl -w net.ipv4.tcp_migrate_req=1` (as .ci/run does)";
+})();
+
+/** Runs one of the repository's scripts (scripts/...) under the test runtime; resolves with its exit and output. */
+export async function runScript(
+  script: string,
+  args: readonly string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const [cmd, ...rest] = cliCommand(script);
+  const child = spawn(cmd as string, [...rest, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d) => stdout += d);
+  child.stderr?.on("data", (d) => stderr += d);
+  const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+  return { code, stdout, stderr };
+}

@@ -7,22 +7,17 @@
  * fail but those on the connections a SIGKILLed worker held. The seed is
  * printed; `--seed N` replays the sequence.
  */
-import { spawn } from "node:child_process";
 import process from "node:process";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readMigrateReq } from "../../scripts/stress/_sysctl.ts";
-import { cliCommand, ROOT, RUNTIME } from "../_helpers/corral.ts";
+import { runScript, RUNTIME, ZERO_LOSS_SKIP } from "../_helpers/corral.ts";
 
 const SECONDS = 20;
-const migrate = readMigrateReq();
 
 describe(`chaos (${RUNTIME})`, () => {
   test(`${SECONDS} s of random signals and SIGKILLs under load: only the killed workers' connections fail`, {
     timeout: 150_000,
-    skip: migrate !== 1 &&
-      "net.ipv4.tcp_migrate_req is not 1, so the kernel resets connections queued on a closing worker: " +
-        "run `sysctl -w net.ipv4.tcp_migrate_req=1` (as .ci/run does)",
+    skip: ZERO_LOSS_SKIP,
   }, async () => {
     const seed = Number(process.env.CORRAL_CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
     const args = [
@@ -36,13 +31,7 @@ describe(`chaos (${RUNTIME})`, () => {
       String(SECONDS),
     ];
     args.push("--seed", String(seed), "--rate", "400", "--clients", "8", "--verbose");
-    const [cmd, ...rest] = cliCommand("scripts/stress/main.ts");
-    const child = spawn(cmd as string, [...rest, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout?.on("data", (d) => stdout += d);
-    child.stderr?.on("data", (d) => stderr += d);
-    const code = await new Promise((resolve) => child.on("exit", resolve));
+    const { code, stdout, stderr } = await runScript("scripts/stress/main.ts", args);
     const rows = stdout.split("\n").filter((l) => l.startsWith("| chaos"));
     const replay = `replay with CORRAL_CHAOS_SEED=${seed}`;
     assert.equal(code, 0, `${replay}\n${stdout}\n${stderr.split("\n").slice(-80).join("\n")}`);

@@ -116,31 +116,6 @@ describe(`metrics and the status page (${RUNTIME})`, () => {
     c.kill("SIGTERM");
     await c.exit();
   });
-
-  test("-e/--env KEY=VALUE reaches every worker, over the master's own value", T, async () => {
-    const port = await freePort();
-    const c = new Corral(
-      [
-        "-w",
-        "2",
-        "-b",
-        `127.0.0.1:${port}`,
-        "-e",
-        "CORRAL_T=from-flag",
-        "--env",
-        "CORRAL_U=a=b",
-        "tests/apps/env.ts",
-      ],
-      { env: { CORRAL_T: "from-master" } },
-    );
-    await c.ready();
-    for (let i = 0; i < 4; i++) {
-      assert.equal((await get(`http://127.0.0.1:${port}/?name=CORRAL_T`)).body, "from-flag");
-      assert.equal((await get(`http://127.0.0.1:${port}/?name=CORRAL_U`)).body, "a=b");
-    }
-    c.kill("SIGTERM");
-    await c.exit();
-  });
 });
 
 describe(`--metrics-bind exposure (${RUNTIME})`, () => {

@@ -11,24 +11,13 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { describeFailures, Load, type Mode } from "../../scripts/stress/_load.ts";
-import { Corral, freePort, ROOT, RUNTIME, stopAll, waitFor } from "../_helpers/corral.ts";
+import { Corral, freePort, ROOT, RUNTIME, stopAll, waitFor, ZERO_LOSS_SKIP } from "../_helpers/corral.ts";
 import { get } from "../_helpers/http.ts";
 
 after(stopAll);
 const T = { timeout: 60_000 };
-const MIGRATE = (() => {
-  try {
-    return Number(readFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "utf8"));
-  } catch {
-    return -1;
-  }
-})();
-const ZERO_LOSS = {
-  timeout: 60_000,
-  skip: MIGRATE !== 1 &&
-    "net.ipv4.tcp_migrate_req is not 1, so the kernel resets connections queued on a closing worker: " +
-      "run `sysctl -w net.ipv4.tcp_migrate_req=1` (as .ci/run does)",
-};
+/** Zero-loss tests need the kernel to migrate queued connections (see docs/RELIABILITY.md). */
+const ZERO_LOSS = { timeout: 60_000, skip: ZERO_LOSS_SKIP };
 const LINUX = { timeout: 60_000, skip: process.platform !== "linux" && "reads /proc: Linux only" };
 const STRESS_APP = join(ROOT, "scripts/stress/_app.ts");
 const SUPERVISE_APP = join(ROOT, "tests/apps/supervise.ts");

@@ -2,11 +2,10 @@
  * scripts/slow/main.ts measures what it must: against the real CLI with 1 s timeouts, under the runtime
  * running the tests, every attacker is reported closed, with its 408, and the normal clients are served.
  */
-import { spawn } from "node:child_process";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { cliCommand, ROOT, RUNTIME } from "../_helpers/corral.ts";
+import { runScript, RUNTIME } from "../_helpers/corral.ts";
 
 test(
   `scripts/slow/main.ts reports 50 slow heads and 5 slow bodies closed with 408 (${RUNTIME})`,
@@ -25,13 +24,7 @@ test(
       "5",
     ];
     args.push("--attack", "5", "--window", "2", "--baseline", "1", "--rate", "50");
-    const [cmd, ...rest] = cliCommand("scripts/slow/main.ts");
-    const child = spawn(cmd as string, [...rest, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout?.on("data", (d) => stdout += d);
-    child.stderr?.on("data", (d) => stderr += d);
-    const code = await new Promise((resolve) => child.on("exit", resolve));
+    const { code, stdout, stderr } = await runScript("scripts/slow/main.ts", args);
     assert.equal(code, 0, stderr + stdout);
     const row = stdout.split("\n").find((l) => l.startsWith(`| ${RUNTIME} | on |`));
     assert.ok(row, stdout);

@@ -3,13 +3,12 @@
  * small raw servers that misbehave on purpose, then scripts/stress/main.ts's
  * control scenario against the real CLI, under the runtime running the tests.
  */
-import { spawn } from "node:child_process";
 import { createServer, type Server, type Socket } from "node:net";
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Load, type LoadResult, type Mode } from "../../scripts/stress/_load.ts";
 import { readMigrateReq } from "../../scripts/stress/_sysctl.ts";
-import { cliCommand, ROOT, RUNTIME } from "../_helpers/corral.ts";
+import { runScript, RUNTIME } from "../_helpers/corral.ts";
 
 const T = { timeout: 30_000 };
 const servers: Server[] = [];
@@ -105,16 +104,7 @@ describe(`stress harness (${RUNTIME})`, () => {
       "--migrate-req",
       setting === null ? "0" : String(setting),
     ];
-    const [cmd, ...rest] = cliCommand(args[0]);
-    const child = spawn(cmd as string, [...rest, ...args.slice(1)], {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout?.on("data", (d) => stdout += d);
-    child.stderr?.on("data", (d) => stderr += d);
-    const code = await new Promise((resolve) => child.on("exit", resolve));
+    const { code, stdout, stderr } = await runScript(args[0] as string, args.slice(1));
     assert.equal(code, 0, stderr + stdout);
     const rows = stdout.split("\n").filter((l) => l.startsWith("| steady"));
     assert.equal(rows.length, 2, stdout);

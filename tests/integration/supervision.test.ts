@@ -4,26 +4,24 @@ import assert from "node:assert/strict";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { alive, Corral, freePort, ROOT, runCorral, RUNTIME, stopAll, waitFor } from "../_helpers/corral.ts";
+import {
+  alive,
+  Corral,
+  freePort,
+  ROOT,
+  runCorral,
+  RUNTIME,
+  stopAll,
+  waitFor,
+  ZERO_LOSS_SKIP,
+} from "../_helpers/corral.ts";
 import { get } from "../_helpers/http.ts";
 import { assertNoLoss, startLoad } from "../_helpers/load.ts";
 
 after(stopAll);
 const T = { timeout: 60_000 };
-const MIGRATE = (() => {
-  try {
-    return Number(readFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "utf8"));
-  } catch {
-    return -1;
-  }
-})();
 /** Zero-loss tests need the kernel to migrate queued connections (see docs/RELIABILITY.md). */
-const ZERO_LOSS = {
-  timeout: 60_000,
-  skip: MIGRATE !== 1 &&
-    "net.ipv4.tcp_migrate_req is not 1, so the kernel resets connections queued on a closing worker: " +
-      "run `sysctl -w net.ipv4.tcp_migrate_req=1` (as .ci/run does)",
-};
+const ZERO_LOSS = { timeout: 60_000, skip: ZERO_LOSS_SKIP };
 const APP = join(ROOT, "tests/apps/supervise.ts");
 
 function count(text: string, pattern: RegExp): number {
