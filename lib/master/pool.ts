@@ -152,6 +152,17 @@ export function isStable(
   return pool.length > 0 && pool.every((w) => w.state === "serving" && now - w.spawnedAt >= stableMs);
 }
 
+/**
+ * Workers still booting `ms` after their spawn (not killed for it yet): an
+ * app that never finishes loading, or a worker stuck before it could say it
+ * serves. Left alone, a reload would wait for it for ever.
+ */
+export function stuckBooting(records: Iterable<WorkerRecord>, ms: number, now = Date.now()): WorkerRecord[] {
+  return [...records].filter((w) =>
+    !w.exited && w.state === "booting" && w.lastSeen !== Infinity && w.spawnedAt < now - ms
+  );
+}
+
 /** Workers asked to stop more than `ms` ago and still running (not killed for it yet). */
 export function overstaying(records: Iterable<WorkerRecord>, ms: number, now = Date.now()): WorkerRecord[] {
   return [...records].filter((w) => !w.exited && w.state === "retiring" && w.retiredAt < now - ms);

@@ -204,6 +204,20 @@ export class Workers {
       this.#o.metrics.restarted("timeout");
       worker.lastSeen = Infinity; // Killed once; its exit is reaped as a crash and replaced.
     }
+    // As in Gunicorn, --timeout bounds a worker's boot too: its failure then says so.
+    for (
+      const w of settings.timeout > 0
+        ? pool.stuckBooting(this.#records.values(), settings.timeout * 1000)
+        : []
+    ) {
+      const s = Math.round((Date.now() - w.spawnedAt) / 1000);
+      this.#log.fatal("WORKER TIMEOUT (pid:{pid}): not ready {s} s after it was started (--timeout)", {
+        pid: w.pid,
+        s,
+      });
+      w.lastSeen = Infinity;
+      w.child.kill("SIGKILL");
+    }
     for (const w of pool.overstaying(this.#records.values(), settings.gracefulTimeout * 1000 + OVERSTAY_MS)) {
       this.#log.warning("Worker (pid:{pid}) still running {s} s after it was asked to stop: killing it", {
         pid: w.pid,

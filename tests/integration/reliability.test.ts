@@ -5,7 +5,15 @@
  * each as a test that failed before its fix.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -171,6 +179,42 @@ describe(`exits (${RUNTIME})`, () => {
     await c.waitForLog(/Killing 1 worker still running after 2 s/, 10_000);
     assert.equal((await c.exit()).code, 0);
   });
+
+  test(
+    "a worker never ready within --timeout is killed: at start corral exits 3 saying so; in a reload the old one serves on",
+    T,
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "corral-stuck-"));
+      const app = join(dir, "app.ts");
+      const flag = join(dir, "hang");
+      // Its load never ends while the flag file exists (a top-level await on nothing).
+      writeFileSync(
+        app,
+        `import { existsSync } from "node:fs";\n` +
+          `if (existsSync(${JSON.stringify(flag)})) await new Promise(() => {});\n` +
+          `export default { fetch: () => new Response("ok") };\n`,
+      );
+      writeFileSync(flag, "");
+      const port = await freePort();
+      const first = new Corral(["-b", `127.0.0.1:${port}`, "--timeout", "2", app]);
+      assert.equal((await first.exit(20_000)).code, 3);
+      assert.match(
+        first.stderr,
+        /WORKER TIMEOUT \(pid:\d+\): not ready \d+ s after it was started \(--timeout\)/,
+      );
+      rmSync(flag);
+      const c = new Corral(["-b", `127.0.0.1:${port}`, "--timeout", "2", app]);
+      await c.ready();
+      writeFileSync(flag, "");
+      c.kill("SIGHUP");
+      await c.waitForLog(/not ready \d+ s after it was started/, 20_000);
+      await c.waitForLog(/Reload failed: .*; the old workers keep serving/, 20_000);
+      assert.equal((await get(`http://127.0.0.1:${port}/`)).body, "ok");
+      c.kill("SIGTERM");
+      assert.equal((await c.exit()).code, 0);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  );
 
   test("a worker whose server stops while it lives is replaced", {
     ...T,

@@ -1,7 +1,13 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Heartbeat } from "../../lib/ipc.ts";
-import { hungWorkers, planWorkers, supersede, type WorkerRecord } from "../../lib/master/pool.ts";
+import {
+  hungWorkers,
+  planWorkers,
+  stuckBooting,
+  supersede,
+  type WorkerRecord,
+} from "../../lib/master/pool.ts";
 
 let nextAge = 1;
 function worker(fields: Partial<WorkerRecord> = {}): WorkerRecord {
@@ -180,6 +186,19 @@ describe("the pool's invariant, over random event sequences", () => {
         apply(what);
       }
     }
+  });
+});
+
+describe("stuckBooting", () => {
+  test("a worker still booting past the timeout is stuck; one ready, killed already or younger is not", () => {
+    const stuck = worker({ state: "booting", spawnedAt: 0 });
+    const others = [
+      worker({ state: "booting", spawnedAt: 9_000 }),
+      worker({ state: "serving", spawnedAt: 0 }),
+      worker({ state: "booting", spawnedAt: 0, lastSeen: Infinity }),
+      worker({ state: "booting", spawnedAt: 0, exited: true }),
+    ];
+    assert.deepEqual(stuckBooting([stuck, ...others], 5_000, 10_000), [stuck]);
   });
 });
 

@@ -16,7 +16,7 @@ export const SUPERVISION_SETTINGS: readonly Setting[] = [
     defaultText: "30",
     parse: (raw, ctx) => seconds(one(raw), ctx),
     description:
-      "A worker whose event loop is blocked (no heartbeat) for longer than this is killed and replaced; the error log names the requests that were in flight in it. 0 turns the check off.",
+      "A worker whose event loop is blocked (no heartbeat) for longer than this is killed and replaced; the error log names the requests that were in flight in it. A worker not ready this long after it was started (its app still loading, or stuck) is killed too: a failed boot, so a reload falls back to the workers that serve. 0 turns both checks off.",
   }),
   define({
     name: "maxRequests",
