@@ -23,7 +23,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import type { LibcCalls } from "./_libc.ts";
-import { TcpProbe } from "./_tcp_info.ts";
+import { TCP_ESTABLISHED, TcpProbe } from "./_tcp_info.ts";
 
 const AF_INET = 2;
 const SOCK_STREAM = 1;
@@ -72,17 +72,27 @@ export function listeningFds(libc: LibcCalls, port: number): number[] {
   return _portFds(libc, port).filter((s) => s.listening).map((s) => s.fd);
 }
 
+/** A connection that has not sent a byte this long after it opened is idle; younger, its request is coming. */
+const FRESH_MS = 1000;
+
 /**
- * Whether one of this process's connections on local port `port` holds
- * bytes the server has not read yet (FIONREAD): a request that reached the
- * kernel while the server was busy elsewhere. A draining worker must not
- * stop its server then: the runtime's shutdown closes a connection with no
- * request in progress, and a request still in the kernel's buffer is not
- * one yet (docs/RELIABILITY.md).
+ * Whether one of this process's connections on local port `port` still has
+ * a request on its way: bytes the server has not read yet (FIONREAD; a
+ * worker busy elsewhere has not read them), or a connection opened less
+ * than a second ago that has not sent its first byte yet. A draining worker
+ * must not stop its server then: the runtime's shutdown closes every
+ * connection with no request in progress, and a request still in the
+ * kernel's buffer, or on the wire, is not one yet (docs/RELIABILITY.md).
  */
-export function hasUnreadInput(libc: LibcCalls, port: number): boolean {
+export function hasPendingInput(libc: LibcCalls, port: number): boolean {
   const probe = new TcpProbe(libc);
-  return _portFds(libc, port).some((s) => !s.listening && probe.unread(s.fd) > 0);
+  return _portFds(libc, port).some((s) => {
+    if (s.listening) return false;
+    if (probe.unread(s.fd) > 0) return true;
+    const info = probe.info(s.fd);
+    return info !== null && info.state === TCP_ESTABLISHED && !info.everReceived &&
+      info.receivedMs < FRESH_MS;
+  });
 }
 
 /**

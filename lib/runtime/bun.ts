@@ -4,7 +4,7 @@ import process from "node:process";
 import { lines } from "./_lines.ts";
 import { bindError } from "./_bind_error.ts";
 import type { LibcCalls } from "./_libc.ts";
-import { hasUnreadInput } from "./_sockets.ts";
+import { hasPendingInput } from "./_sockets.ts";
 import { startConnectionWatcher, watchOptions } from "./_watcher.ts";
 import { adoptAt, bindSocket, detachServer, isListening, placeholderFor, socketAddress } from "./_adopt.ts";
 import { openLibc } from "./datagram_bun.ts";
@@ -163,7 +163,7 @@ function _serve(spec: ServeSpec) {
         return server.stop(false);
       },
       ...(address.transport === "tcp" && process.platform === "linux"
-        ? { unreadInput: () => _unread(port), detach }
+        ? { pendingInput: () => _unread(port), detach }
         : {}),
     };
   } catch (err) {
@@ -174,7 +174,7 @@ function _serve(spec: ServeSpec) {
 function _unread(port: number | undefined): boolean {
   const libc = port === undefined ? null : _socketCalls();
   try {
-    return libc !== null && hasUnreadInput(libc, port as number);
+    return libc !== null && hasPendingInput(libc, port as number);
   } catch {
     return false;
   }

@@ -1,7 +1,7 @@
 /** The Deno side of the runtime seam. */
 import { lines } from "./_lines.ts";
 import { bindError } from "./_bind_error.ts";
-import { hasUnreadInput } from "./_sockets.ts";
+import { hasPendingInput } from "./_sockets.ts";
 import { markUpgraded, startConnectionWatcher, watchOptions } from "./_watcher.ts";
 import type { LibcCalls } from "./_libc.ts";
 import {
@@ -151,7 +151,7 @@ function _socketCalls(): LibcCalls | null {
 
 function _unread(libc: LibcCalls, port: number): boolean {
   try {
-    return hasUnreadInput(libc, port);
+    return hasPendingInput(libc, port);
   } catch {
     return false;
   }
@@ -282,7 +282,7 @@ function _serve(spec: ServeSpec) {
       detach,
       finished: server.finished,
       ...(address.transport === "tcp" && _socketCalls()
-        ? { unreadInput: () => _unread(_socketCalls() as LibcCalls, port) }
+        ? { pendingInput: () => _unread(_socketCalls() as LibcCalls, port) }
         : {}),
     };
   } catch (err) {

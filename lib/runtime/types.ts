@@ -162,11 +162,12 @@ export interface RunningServer {
    */
   readonly finished?: Promise<void>;
   /**
-   * Whether a connection of this server holds bytes it has not read yet
-   * (Linux, runtime/_sockets.ts): a draining worker waits for them before
+   * Whether a connection of this server still has a request on its way:
+   * bytes it has not read, or a fresh connection that has not sent yet
+   * (Linux, runtime/_sockets.ts). A draining worker waits for it before
    * {@link shutdown}. Absent where it cannot be told.
    */
-  unreadInput?(): boolean;
+  pendingInput?(): boolean;
 }
 
 /**

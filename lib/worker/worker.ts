@@ -317,7 +317,7 @@ export class Worker {
     while (Date.now() < deadline) {
       const seen = this.#drained;
       await new Promise((r) => setTimeout(r, Math.max(0, Math.min(DRAIN_QUIET_MS, deadline - Date.now()))));
-      if (this.#drained === seen && !this.#servers.some((s) => s.unreadInput?.())) return;
+      if (this.#drained === seen && !this.#servers.some((s) => s.pendingInput?.())) return;
     }
   }
 
