@@ -166,7 +166,7 @@ export async function openControlSocket(path: string, source: OperationsSource):
   } catch (err) {
     const code = (err as { code?: string }).code;
     const reason = code === "ENOENT"
-      ? `no such folder "${dirname(path)}"`
+      ? `the folder "${dirname(path)}" does not exist`
       : code === "EACCES"
       ? `permission denied: corral creates and renames a file in "${dirname(path)}"`
       : describeError(err);

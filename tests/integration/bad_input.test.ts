@@ -126,7 +126,7 @@ describe(`bind and TLS errors name the address or file (${RUNTIME})`, () => {
     assert.equal(r.code, 3, r.stderr);
     assert.match(
       r.stderr,
-      /Cannot open --control-socket ".*control\.sock": no such folder ".*corral-no-such-folder"/,
+      /Cannot open --control-socket ".*control\.sock": the folder ".*corral-no-such-folder" does not exist/,
     );
   });
 
