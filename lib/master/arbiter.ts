@@ -189,6 +189,8 @@ export class Arbiter implements OperationsSource {
     else if (event.kind === "boot_failed") this.#bootFailed(event.worker, event.code, event.reason);
     else if (event.kind === "scale") await this.#setNumWorkers(event.workers);
     if (this.#exitCode === null) {
+      // The workers whose watchdog the master maps send no heartbeats: it reads them at each wake-up.
+      if (event.kind === "wakeup") this.#workers.readWatchdogs(this.settings);
       this.#workers.murder(this.settings);
       this.manageWorkers();
       // The unix relays follow the pool: who serves, who stops, who is gone.
@@ -222,14 +224,15 @@ export class Arbiter implements OperationsSource {
   #handleMessage(message: WorkerMessage): void {
     const worker = this.#workers.get(message.pid);
     if (!worker) return;
-    if (message.type === "ready") this.#workerReady(worker);
-    else if (message.type === "boot_error") {
+    if (message.type === "ready") {
+      this.#workers.ready(worker, message.sharesWatchdog === true);
+      this.#workerReady(worker);
+    } else if (message.type === "boot_error") {
       this.#bootFailed(worker, message.code as ExitCode, message.message);
     } else this.#workers.observe(message, this.settings);
   }
 
   #workerReady(worker: WorkerRecord): void {
-    worker.lastSeen = Date.now();
     if (worker.state !== "booting") return; // Asked to stop meanwhile.
     const current = this.#generations.current.number;
     worker.state = worker.generation === current ? "serving" : "outgoing";

@@ -63,7 +63,11 @@ export async function runWorker(rt: Runtime, app?: App, hooks?: Hooks): Promise<
     await ipc.send({ type: "boot_error", pid: process.pid, code, message });
     rt.exit(code);
   }
-  await ipc.send({ type: "ready", pid: process.pid });
+  await ipc.send({
+    type: "ready",
+    pid: process.pid,
+    ...(worker.sharesWatchdog ? { sharesWatchdog: true } : {}),
+  });
 
   // The master holds our stdin open for as long as it lives.
   for (;;) {
