@@ -14,6 +14,9 @@ import type { Settings } from "./config/settings.ts";
 import type { Ids } from "./runtime/types.ts";
 import type { Counters, InFlight } from "./watchdog_buffer.ts";
 
+/** The argument that makes corral's entry run as a worker. */
+export const WORKER_FLAG = "--corral-worker";
+
 /** Everything a worker needs to boot, sent as the first line of its stdin. */
 export interface WorkerBoot {
   readonly type: "boot";

@@ -28,9 +28,7 @@ import type { ControlReply, ControlRequest, OperationsSource } from "./operation
 import { poolOf, settlesWithin, type WorkerRecord } from "./pool.ts";
 import { Resources } from "./resources.ts";
 import { Upgrade } from "./upgrade.ts";
-import { WORKER_FLAG, Workers } from "./workers.ts";
-
-export { WORKER_FLAG };
+import { Workers } from "./workers.ts";
 
 /** How often the master wakes with nothing else to do (to check for hung and overstaying workers). */
 const WAKE_MS = 1000;

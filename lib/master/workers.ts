@@ -9,7 +9,7 @@ import type { AppSpec } from "../config/config.ts";
 import { callHook, type Hooks } from "../config/hooks.ts";
 import type { Settings } from "../config/settings.ts";
 import { describeError } from "../errors.ts";
-import type { WorkerBoot, WorkerMessage } from "../ipc.ts";
+import { WORKER_FLAG, type WorkerBoot, type WorkerMessage } from "../ipc.ts";
 import { logger } from "../log.ts";
 import type { ChildExit, Runtime, Signal } from "../runtime/mod.ts";
 import { Backoff, STABLE_MS } from "./backoff.ts";
@@ -24,9 +24,6 @@ import { workerIds } from "./privileges.ts";
 import { WatchdogFiles } from "./watchdog_files.ts";
 
 type WorkerRecord = pool.WorkerRecord;
-
-/** The argument that makes corral's entry run as a worker. */
-export const WORKER_FLAG = "--corral-worker";
 
 /** A stopping worker still alive this long past its graceful timeout is killed. */
 const OVERSTAY_MS = 2000;
