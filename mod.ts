@@ -12,16 +12,13 @@
  * serves and never returns.
  * @module
  */
-import { cpus } from "node:os";
-import process from "node:process";
 import type { App } from "./lib/worker/app_loader.ts";
-import { Arbiter, WORKER_FLAG } from "./lib/master/arbiter.ts";
-import { type AppSpec, parseAppSpec, SettingsBuilder } from "./lib/config/config.ts";
-import { CorralError, ExitCode } from "./lib/errors.ts";
+import type { AppSpec } from "./lib/config/config.ts";
+import { CorralError, type ExitCode } from "./lib/errors.ts";
+import { WORKER_FLAG } from "./lib/ipc.ts";
 import { logger, setupLogging } from "./lib/log.ts";
 import { runtime } from "./lib/runtime/mod.ts";
 import { HOOK_NAMES, type Hooks, pickHooks } from "./lib/config/hooks.ts";
-import { runWorker } from "./lib/worker/main.ts";
 
 export type { Address, TcpAddress, UnixAddress } from "./lib/address.ts";
 export type { App } from "./lib/worker/app_loader.ts";
@@ -88,9 +85,17 @@ export async function serve(options: ServeOptions): Promise<ExitCode> {
   const { app, ...rest } = options;
   const hooks = pickHooks(rest as Record<string, unknown>, "serve() options");
   if (isWorker()) {
+    // A worker loads its own side only: the master's modules and the settings table stay out of it.
+    const { runWorker } = await import("./lib/worker/main.ts");
     await runWorker(runtime, typeof app === "string" ? undefined : app, hooks);
     return await new Promise<never>(() => {});
   }
+  const [{ cpus }, { default: process }, { parseAppSpec, SettingsBuilder }, { Arbiter }] = await Promise.all([
+    import("node:os"),
+    import("node:process"),
+    import("./lib/config/config.ts"),
+    import("./lib/master/arbiter.ts"),
+  ]);
   const environment = {
     env: (name: string) => process.env[name],
     cpuCount: () => cpus().length,

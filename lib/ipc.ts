@@ -12,7 +12,10 @@ import type { Address } from "./address.ts";
 import type { AppSpec } from "./config/config.ts";
 import type { Settings } from "./config/settings.ts";
 import type { Ids } from "./runtime/types.ts";
-import type { Counters, InFlight } from "./worker/watchdog.ts";
+import type { Counters, InFlight } from "./watchdog_buffer.ts";
+
+/** The argument that makes corral's entry run as a worker. */
+export const WORKER_FLAG = "--corral-worker";
 
 /** Everything a worker needs to boot, sent as the first line of its stdin. */
 export interface WorkerBoot {
@@ -31,11 +34,17 @@ export interface WorkerBoot {
   readonly ids: Ids | null;
   /** The master's socket for {@link WorkerMessage}s. */
   readonly ipcPath: string;
+  /**
+   * Where the worker maps its watchdog for the master to read, when the
+   * master can (lib/master/watchdog_files.ts); null: heartbeats come from
+   * the worker's thread instead.
+   */
+  readonly watchdogFile: string | null;
   /** Spawn order, 1-based. */
   readonly age: number;
 }
 
-/** A worker's periodic report, sent by its heartbeat thread. */
+/** A worker's periodic report: sent by its heartbeat thread, or read by the master from its watchdog file. */
 export interface Heartbeat extends Counters {
   readonly type: "heartbeat";
   readonly pid: number;
@@ -51,7 +60,8 @@ export interface Heartbeat extends Counters {
 
 /** What a worker tells the master. */
 export type WorkerMessage =
-  | { readonly type: "ready"; readonly pid: number }
+  /** `sharesWatchdog`: it mapped the boot message's `watchdogFile`, and sends no heartbeats. */
+  | { readonly type: "ready"; readonly pid: number; readonly sharesWatchdog?: boolean }
   | { readonly type: "boot_error"; readonly pid: number; readonly code: number; readonly message: string }
   /** It reached --max-requests: replace it, then let it drain. */
   | { readonly type: "retire"; readonly pid: number; readonly requests: number }

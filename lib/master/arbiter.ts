@@ -28,9 +28,7 @@ import type { ControlReply, ControlRequest, OperationsSource } from "./operation
 import { poolOf, settlesWithin, type WorkerRecord } from "./pool.ts";
 import { Resources } from "./resources.ts";
 import { Upgrade } from "./upgrade.ts";
-import { WORKER_FLAG, Workers } from "./workers.ts";
-
-export { WORKER_FLAG };
+import { Workers } from "./workers.ts";
 
 /** How often the master wakes with nothing else to do (to check for hung and overstaying workers). */
 const WAKE_MS = 1000;
@@ -185,6 +183,8 @@ export class Arbiter implements OperationsSource {
     else if (event.kind === "boot_failed") this.#bootFailed(event.worker, event.code, event.reason);
     else if (event.kind === "scale") await this.#setNumWorkers(event.workers);
     if (this.#exitCode === null) {
+      // The workers whose watchdog the master maps send no heartbeats: it reads them at each wake-up.
+      if (event.kind === "wakeup") this.#workers.readWatchdogs(this.settings);
       this.#workers.murder(this.settings);
       this.manageWorkers();
       // The unix relays follow the pool: who serves, who stops, who is gone.
@@ -220,14 +220,15 @@ export class Arbiter implements OperationsSource {
   #handleMessage(message: WorkerMessage): void {
     const worker = this.#workers.get(message.pid);
     if (!worker) return;
-    if (message.type === "ready") this.#workerReady(worker);
-    else if (message.type === "boot_error") {
+    if (message.type === "ready") {
+      this.#workers.ready(worker, message.sharesWatchdog === true);
+      this.#workerReady(worker);
+    } else if (message.type === "boot_error") {
       this.#bootFailed(worker, message.code as ExitCode, message.message);
     } else this.#workers.observe(message, this.settings);
   }
 
   #workerReady(worker: WorkerRecord): void {
-    worker.lastSeen = Date.now();
     if (worker.state !== "booting") return; // Asked to stop meanwhile.
     const current = this.#generations.current.number;
     worker.state = worker.generation === current ? "serving" : "outgoing";

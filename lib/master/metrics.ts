@@ -5,7 +5,7 @@
  * @module
  */
 import type { Heartbeat } from "../ipc.ts";
-import { LATENCY_BUCKETS } from "../worker/watchdog.ts";
+import { LATENCY_BUCKETS } from "../watchdog_buffer.ts";
 import type { WorkerState } from "./pool.ts";
 
 /** Why the master replaced a worker. */

@@ -47,9 +47,11 @@ export interface WorkerRecord {
   bootFailed: boolean;
   /** The process has exited (its exit event may still wait in the master's queue). */
   exited: boolean;
-  /** When the master last heard from its heartbeat thread (Infinity once killed as hung). */
+  /** When the master last heard from its heartbeat thread, or read its watchdog (Infinity once killed as hung). */
   lastSeen: number;
   heartbeat: Heartbeat | null;
+  /** The file the master reads its watchdog from, once it said it maps it; else null (its thread reports). */
+  watchdogFile: string | null;
 }
 
 /** What {@link planWorkers} decides. */
@@ -82,6 +84,7 @@ export function newRecord(
     exited: false,
     lastSeen: now,
     heartbeat: null,
+    watchdogFile: null,
   };
 }
 

@@ -9,7 +9,7 @@ import type { AppSpec } from "../config/config.ts";
 import { callHook, type Hooks } from "../config/hooks.ts";
 import type { Settings } from "../config/settings.ts";
 import { describeError } from "../errors.ts";
-import type { WorkerBoot, WorkerMessage } from "../ipc.ts";
+import { WORKER_FLAG, type WorkerBoot, type WorkerMessage } from "../ipc.ts";
 import { logger } from "../log.ts";
 import type { ChildExit, Runtime, Signal } from "../runtime/mod.ts";
 import { Backoff, STABLE_MS } from "./backoff.ts";
@@ -21,11 +21,9 @@ import * as pool from "./pool.ts";
 import type { Resources } from "./resources.ts";
 import { workerNeeds } from "./worker_needs.ts";
 import { workerIds } from "./privileges.ts";
+import { WatchdogFiles } from "./watchdog_files.ts";
 
 type WorkerRecord = pool.WorkerRecord;
-
-/** The argument that makes corral's entry run as a worker. */
-export const WORKER_FLAG = "--corral-worker";
 
 /** A stopping worker still alive this long past its graceful timeout is killed. */
 const OVERSTAY_MS = 2000;
@@ -48,6 +46,10 @@ export class Workers {
   readonly #log = logger("arbiter");
   readonly backoff = new Backoff();
   #lastAge = 0;
+  /** Where the workers map their watchdogs; null where the runtime cannot (undefined: not asked yet). */
+  #files: WatchdogFiles | null | undefined;
+  /** The watchdog file each worker was given, until its exit is reaped. */
+  readonly #filePaths = new Map<number, string>();
 
   constructor(options: WorkersOptions) {
     this.#o = options;
@@ -91,7 +93,18 @@ export class Workers {
     const age = this.#lastAge + 1;
     const listen = resources.listeners.forWorker(age);
     const ids = workerIds(settings);
-    const boot: WorkerBoot = { type: "boot", settings, app, listen, ipcPath: resources.ipc.path, age, ids };
+    this.#files ??= WatchdogFiles.open(rt, resources.dir.path);
+    const watchdogFile = this.#files?.pathFor(age) ?? null;
+    const boot: WorkerBoot = {
+      type: "boot",
+      settings,
+      app,
+      listen,
+      ipcPath: resources.ipc.path,
+      watchdogFile,
+      age,
+      ids,
+    };
     void callHook(this.#o.hooks, "preFork", { age });
     let child;
     try {
@@ -110,6 +123,7 @@ export class Workers {
     this.#lastAge = age;
     const worker = pool.newRecord(child, age, generation);
     this.#records.set(child.pid, worker);
+    if (watchdogFile !== null) this.#filePaths.set(child.pid, watchdogFile);
     const exit = (status: ChildExit) => {
       worker.exited = true;
       this.#o.push({ kind: "exit", pid: worker.pid, status });
@@ -138,6 +152,9 @@ export class Workers {
     const worker = this.#records.get(pid);
     if (!worker) return null;
     this.#records.delete(pid);
+    const file = this.#filePaths.get(pid);
+    this.#filePaths.delete(pid);
+    if (file !== undefined) this.#files?.forget(pid, file);
     this.#o.metrics.exited(pid, worker.heartbeat);
     const { code, signal } = status;
     await callHook(this.#o.hooks, "childExit", { pid, age: worker.age, code, signal });
@@ -152,6 +169,22 @@ export class Workers {
       if (worker.lastSeen !== Infinity) this.#o.metrics.restarted("crash");
     }
     return { worker, verdict };
+  }
+
+  /** A worker is ready; the master reads its watchdog from now on if it mapped its file. */
+  ready(worker: WorkerRecord, sharesWatchdog: boolean): void {
+    worker.lastSeen = Date.now();
+    if (sharesWatchdog) worker.watchdogFile = this.#filePaths.get(worker.pid) ?? null;
+  }
+
+  /** Reads the watchdog of every worker that maps its file: each counts as its heartbeat. */
+  readWatchdogs(settings: Settings): void {
+    if (!this.#files) return;
+    for (const worker of this.live()) {
+      if (worker.watchdogFile === null) continue;
+      const heartbeat = this.#files.read(worker.pid, worker.watchdogFile);
+      if (heartbeat !== null) this.observe(heartbeat, settings);
+    }
   }
 
   /** A worker's heartbeat, or its --max-requests notice. */

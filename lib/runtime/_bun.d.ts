@@ -63,4 +63,6 @@ declare namespace Bun {
   const stdin: { stream(): ReadableStream<Uint8Array> };
   function serve(options: ServeOptions): Server;
   function spawn(argv: string[], options?: SpawnOptions): Subprocess;
+  /** The file at `path`, mapped: shared with other processes unless `shared` is false. */
+  function mmap(path: string, options?: { shared?: boolean; sync?: boolean }): Uint8Array;
 }

@@ -10,6 +10,7 @@ import { adoptAt, bindSocket, detachServer, isListening, placeholderFor, socketA
 import { openLibc } from "./datagram_bun.ts";
 import { bunFetch, bunInfoClass, bunRoutes, type BunServing, bunWebSocket } from "./_bun_server.ts";
 import { SocketRegistry } from "./_websockets.ts";
+import { sharedMemoryOf } from "./_shared_memory.ts";
 import type { Address } from "../address.ts";
 import type { ChildProcess, Handler, Ids, Runtime, ServeSpec, Signal, SpawnOptions } from "./types.ts";
 import { importWithDenoConfig } from "./bun_deno_config.ts";
@@ -180,6 +181,13 @@ function _unread(port: number | undefined): boolean {
   }
 }
 
+/** Maps the existing file at `path` with Bun.mmap, which maps it shared. */
+function _mapFile(path: string, bytes: number): ArrayBuffer {
+  const view = Bun.mmap(path, { shared: true });
+  if (view.byteOffset !== 0 || view.byteLength < bytes) throw new Error(`Cannot map "${path}" whole`);
+  return view.buffer as ArrayBuffer;
+}
+
 /** Bun's implementation of {@link Runtime}. */
 export const bunRuntime: Runtime = {
   name: "bun",
@@ -190,6 +198,7 @@ export const bunRuntime: Runtime = {
   serve: _serve,
   webSockets: _webSockets,
   connectionWatchProblem: () => _socketCalls() === null ? _libcProblem : null,
+  sharedMemory: () => sharedMemoryOf(_socketCalls(), _mapFile),
   bindSocket: (address, reusePort) => bindSocket(_requireLibc("Binding a socket"), address, reusePort),
   listeningAddress(fd) {
     const libc = _requireLibc("Serving systemd's sockets (LISTEN_FDS)");

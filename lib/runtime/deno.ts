@@ -15,6 +15,8 @@ import {
 } from "./_adopt.ts";
 import type { Address } from "../address.ts";
 import { openLibc } from "./datagram_deno.ts";
+import { mapFileDeno } from "./_map_deno.ts";
+import { sharedMemoryOf } from "./_shared_memory.ts";
 import { SocketRegistry } from "./_websockets.ts";
 import type {
   ChildExit,
@@ -300,6 +302,7 @@ export const denoRuntime: Runtime = {
   serve: _serve,
   webSockets: _webSockets,
   connectionWatchProblem: () => _socketCalls() === null ? _libcProblem : null,
+  sharedMemory: () => sharedMemoryOf(_socketCalls(), mapFileDeno),
   bindSocket: (address: Address, reusePort: boolean) =>
     bindSocket(_requireLibc("Binding before dropping privileges (--user)"), address, reusePort),
   listeningAddress(fd: number) {

@@ -221,6 +221,24 @@ export interface Ids {
   readonly groups: readonly number[];
 }
 
+/**
+ * Memory this process shares with others of the machine, and the clock
+ * they share: what lets the master read a worker's watchdog (its loop's
+ * last tick, the requests in flight) even while the worker's event loop is
+ * blocked, with no thread in the worker to report it (Linux, libc).
+ */
+export interface SharedMemory {
+  /**
+   * Creates the file at `path` (mode 0600, `bytes` zero bytes) and maps it
+   * shared into this process: what is written to the buffer is in the file
+   * at once, for another process to read. Never unmapped.
+   * @throws {Error} when the file cannot be made or mapped.
+   */
+  map(path: string, bytes: number): ArrayBuffer;
+  /** CLOCK_MONOTONIC, in milliseconds: one clock for every process of the machine, never stepped. */
+  monotonicMs(): number;
+}
+
 /** What corral needs from the runtime it runs on. */
 export interface Runtime {
   readonly name: "deno" | "bun";
@@ -249,6 +267,8 @@ export interface Runtime {
    * `headerTimeout` and `bodyTimeout` are not enforced), or null when it can.
    */
   connectionWatchProblem(): string | null;
+  /** Shared memory and the machine's clock; null where the runtime cannot map a file (see {@link SharedMemory}). */
+  sharedMemory(): SharedMemory | null;
   /**
    * A stream socket bound to `address` (an IP literal or a unix path) and
    * not listening yet, for {@link ServeSpec.listenFd}. Linux.

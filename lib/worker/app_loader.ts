@@ -38,6 +38,27 @@ const _OWNED_KEYS: Readonly<Record<string, string>> = {
   idleTimeout: "--keep-alive",
 };
 
+/** The app compiled into a binary (scripts/compile.ts): its module's name, exports and the export to serve. */
+export interface BuiltinApp {
+  readonly name: string;
+  readonly exports: Readonly<Record<string, unknown>>;
+  readonly exportName: string;
+}
+
+/**
+ * The built-in app's export, checked to be a handler.
+ * @throws {AppLoadError} when it is not one.
+ */
+export function builtinApp(app: BuiltinApp): App {
+  const value = app.exports[app.exportName];
+  try {
+    toHandler(value);
+  } catch (err) {
+    throw new AppLoadError(`Cannot load app "${app.name}": export "${app.exportName}" ${describeError(err)}`);
+  }
+  return value as App;
+}
+
 /** Resolves APP_MODULE to an import specifier: a URL stays, a path is made absolute. */
 export function resolveModule(module: string, cwd: string): string {
   // A scheme of two letters or more: `C:\app.ts` is a path, `https://` a URL.

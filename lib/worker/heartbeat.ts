@@ -1,8 +1,10 @@
 /**
- * A worker's heartbeats to the master: what --timeout, the metrics and
- * `corral ctl status` read. They come from a thread (heartbeat_thread.ts),
- * so that they go on while the main loop is blocked and name the request
- * that blocked it. A thread that cannot start is logged, and the main loop
+ * A worker's heartbeats to the master, where the master cannot read the
+ * worker's watchdog itself (lib/master/watchdog_files.ts: no shared memory
+ * on this platform, or on Deno without --allow-ffi): what --timeout, the
+ * metrics and `corral ctl status` read. They come from a thread
+ * (heartbeat_thread.ts), so that they go on while the main loop is blocked
+ * and name the request that blocked it. A thread that cannot start is logged, and the main loop
  * beats instead: a blocked loop is then found by its silence, as a frozen
  * thread is, so the worker is neither left unwatched nor killed as hung
  * when it is idle.
@@ -12,7 +14,8 @@ import type { Heartbeat } from "../ipc.ts";
 import { describeError } from "../errors.ts";
 import { logger } from "../log.ts";
 import type { HeartbeatStart, ThreadMessage } from "./heartbeat_thread.ts";
-import { heartbeatOf, type Watchdog } from "./watchdog.ts";
+import { heartbeatOf } from "../watchdog_buffer.ts";
+import type { Watchdog } from "./watchdog.ts";
 
 /**
  * The URL of a thread module of lib/worker/. From source (a file or a URL),
@@ -97,7 +100,8 @@ export function startHeartbeat(options: HeartbeatOptions): Heartbeats {
   // now on; and again when the thread says it listens, since Bun loses a
   // message that arrives while the thread's module still loads (seen with a
   // top-level await among its imports). The thread takes the first only.
-  const start: HeartbeatStart = { buffer: watchdog.buffer, ipcPath, pid, intervalMs };
+  // A watchdog without a file the master maps writes in a SharedArrayBuffer (worker.ts).
+  const start: HeartbeatStart = { buffer: watchdog.buffer as SharedArrayBuffer, ipcPath, pid, intervalMs };
   thread.postMessage(start);
   thread.addEventListener("message", (event: MessageEvent<ThreadMessage>) => {
     if (event.data?.type === "failed") return failed(event.data.message);

@@ -9,7 +9,7 @@
  */
 import { describeError } from "../errors.ts";
 import { IpcClient } from "../ipc.ts";
-import { heartbeatOf } from "./watchdog.ts";
+import { heartbeatOf } from "../watchdog_buffer.ts";
 
 /** The message the worker's main thread posts to start the thread. */
 export interface HeartbeatStart {

@@ -6,14 +6,12 @@
  * @module
  */
 import process from "node:process";
-import { loadConfigHooks } from "../config/config_file.ts";
 import type { Hooks } from "../config/hooks.ts";
 import { CorralError, describeError, ExitCode } from "../errors.ts";
 import { IpcClient, type WorkerBoot } from "../ipc.ts";
 import { logger, setupLogging } from "../log.ts";
 import type { Runtime } from "../runtime/mod.ts";
 import type { App } from "./app_loader.ts";
-import { dropPrivileges } from "./privileges.ts";
 import { Worker } from "./worker.ts";
 
 /** When the master is gone, a worker drains for at most this long (it must be gone within 2 s). */
@@ -52,9 +50,12 @@ export async function runWorker(rt: Runtime, app?: App, hooks?: Hooks): Promise<
   let worker: Worker;
   try {
     // --user: bind with the master's privileges, then drop them before any of the app's code runs.
-    const bound = boot.ids ? await dropPrivileges(rt, boot) : [];
-    // Started by the CLI: the hooks are in the config file the master loaded.
-    hooks ??= await loadConfigHooks(boot.settings);
+    const bound = boot.ids ? await (await import("./privileges.ts")).dropPrivileges(rt, boot) : [];
+    // Started by the CLI: the hooks are in the config file the master loaded (loaded only if there is one:
+    // the config machinery is the master's).
+    hooks ??= boot.settings.config === null
+      ? {}
+      : await (await import("../config/config_file.ts")).loadConfigHooks(boot.settings);
     worker = state.worker = new Worker(rt, boot, ipc, hooks, bound);
     await worker.boot(app);
   } catch (err) {
@@ -63,7 +64,11 @@ export async function runWorker(rt: Runtime, app?: App, hooks?: Hooks): Promise<
     await ipc.send({ type: "boot_error", pid: process.pid, code, message });
     rt.exit(code);
   }
-  await ipc.send({ type: "ready", pid: process.pid });
+  await ipc.send({
+    type: "ready",
+    pid: process.pid,
+    ...(worker.sharesWatchdog ? { sharesWatchdog: true } : {}),
+  });
 
   // The master holds our stdin open for as long as it lives.
   for (;;) {

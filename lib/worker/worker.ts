@@ -24,6 +24,7 @@ import type {
 } from "../runtime/mod.ts";
 import { readTls } from "../tls.ts";
 import { TICK_MS, Watchdog } from "./watchdog.ts";
+import { BUFFER_BYTES } from "../watchdog_buffer.ts";
 
 /**
  * A stopping worker first keeps serving for at most this long, with
@@ -80,6 +81,8 @@ export class Worker {
   #limit = Infinity;
   #stopping = false;
   #draining = false;
+  /** The master reads this worker's watchdog from a file both map: no heartbeats to send. */
+  sharesWatchdog = false;
   /** Requests begun since the drain began. */
   #drained = 0;
   /** Requests the app holds, for the runtime's connection watcher (--keep-alive, slow clients). */
@@ -194,19 +197,45 @@ export class Worker {
     };
   }
 
-  /** Starts the watchdog and its heartbeat thread, when anything needs them. */
+  /** Starts the watchdog, and its heartbeat thread unless the master reads it, when anything needs them. */
   #watch(): void {
     const { timeout, maxRequests, metricsBind, maxWorkerMemory, controlSocket } = this.#boot.settings;
     const watched = timeout > 0 || maxRequests > 0 || maxWorkerMemory > 0 || metricsBind !== null ||
       controlSocket !== null;
     if (!watched) return;
     // The bytes counter is shown only by the metrics.
-    const watchdog = this.#watchdog = new Watchdog({ countBytes: metricsBind !== null });
-    this.#startHeartbeat(watchdog);
+    const countBytes = metricsBind !== null;
+    const shared = this.#sharedWatchdog();
+    const watchdog = this.#watchdog = new Watchdog({ countBytes, ...shared });
+    const timer = setInterval(() => watchdog.tick(), TICK_MS);
+    (timer as { unref?: () => void }).unref?.();
+    if (shared.buffer === undefined) this.#startHeartbeat(watchdog);
+    else this.sharesWatchdog = true;
     const { maxRequestsJitter } = this.#boot.settings;
     this.#limit = maxRequests > 0
       ? maxRequests + Math.floor(Math.random() * (maxRequestsJitter + 1))
       : Infinity;
+  }
+
+  /**
+   * The file the master reads this worker's watchdog from, mapped, with
+   * the machine's clock for its times; nothing when the master cannot read
+   * one or the runtime cannot map it (the heartbeat thread reports then).
+   */
+  #sharedWatchdog(): { buffer?: ArrayBuffer; clockBase?: number } {
+    const path = this.#boot.watchdogFile;
+    const shared = path === null ? null : this.#rt.sharedMemory();
+    if (path === null || shared === null) return {};
+    try {
+      const buffer = shared.map(path, BUFFER_BYTES);
+      return { buffer, clockBase: shared.monotonicMs() - performance.now() };
+    } catch (err) {
+      this.#log.warning("Cannot map {path} for the master: {cause}; a heartbeat thread reports instead", {
+        path,
+        cause: describeError(err),
+      });
+      return {};
+    }
   }
 
   /**
@@ -253,8 +282,6 @@ export class Worker {
   }
 
   #startHeartbeat(watchdog: Watchdog): void {
-    const timer = setInterval(() => watchdog.tick(), TICK_MS);
-    (timer as { unref?: () => void }).unref?.();
     startHeartbeat({
       watchdog,
       ipcPath: this.#boot.ipcPath,

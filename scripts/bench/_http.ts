@@ -29,8 +29,16 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** `GET /` with `Connection: close`; rejects on any socket error or after `timeoutMs`. */
-export function get(target: Target, timeoutMs: number): Promise<Reply> {
+/**
+ * `GET path` with `Connection: close` and `headers` (`Name: value`);
+ * rejects on any socket error or after `timeoutMs`.
+ */
+export function get(
+  target: Target,
+  timeoutMs: number,
+  path = "/",
+  headers: readonly string[] = [],
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const socket = "path" in target
       ? connect(target.path)
@@ -40,7 +48,11 @@ export function get(target: Target, timeoutMs: number): Promise<Reply> {
     socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`No response within ${timeoutMs} ms`)));
     socket.on(
       "connect",
-      () => socket.write("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
+      () =>
+        socket.write(
+          `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${headers.map((h) => h + "\r\n").join("")}` +
+            "Connection: close\r\n\r\n",
+        ),
     );
     socket.on("data", (chunk: string) => text += chunk);
     socket.on("error", reject);
@@ -60,19 +72,21 @@ export function get(target: Target, timeoutMs: number): Promise<Reply> {
 }
 
 /**
- * Polls `GET /` until it succeeds. `gone()` ends the wait early when the
+ * Polls `GET path` until it succeeds. `gone()` ends the wait early when the
  * server process has exited, so a crash is reported, not waited out.
  */
 export async function waitUntilServing(
   target: Target,
   timeoutMs: number,
   gone: () => boolean,
+  path = "/",
+  headers: readonly string[] = [],
 ): Promise<Reply> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline && !gone()) {
     try {
-      return await get(target, 1000);
+      return await get(target, 1000, path, headers);
     } catch (err) {
       last = err;
     }

@@ -16,17 +16,28 @@ export interface Count {
   readonly errors: number;
 }
 
-/** Sends keep-alive load to `target` for `seconds`, each request with `headers` (`Name: value`). */
-export type Load = (target: Target, seconds: number, headers?: readonly string[]) => Promise<Count>;
+/** The request a load sends again and again. */
+export interface LoadRequest {
+  /** Path and query. */
+  readonly path: string;
+  /** Header fields (`Name: value`). */
+  readonly headers: readonly string[];
+}
+
+/** `GET /`, with no header fields but the load generator's own. */
+export const ROOT_REQUEST: LoadRequest = { path: "/", headers: [] };
+
+/** Sends keep-alive load to `target` for `seconds`, `request` after request. */
+export type Load = (target: Target, seconds: number, request?: LoadRequest) => Promise<Count>;
 
 /** A generator gets this long past its run before it is killed. */
 const _GRACE_MS = 30_000;
 
 /** `wrk -t1 -cN` pinned to `cpu`; TCP only. */
 export function wrkLoad(tools: Tools, connections: number, cpu: number): Load {
-  return async (target, seconds, headers = []) => {
+  return async (target, seconds, request = ROOT_REQUEST) => {
     if ("path" in target) throw new TypeError("wrk cannot connect to a unix socket");
-    const url = `http://127.0.0.1:${target.port}/`;
+    const url = `http://127.0.0.1:${target.port}${request.path}`;
     const argv = [
       tools.taskset,
       "-c",
@@ -35,7 +46,7 @@ export function wrkLoad(tools: Tools, connections: number, cpu: number): Load {
       "-t1",
       `-c${connections}`,
       `-d${seconds}s`,
-      ...headers.flatMap((h) => ["-H", h]),
+      ...request.headers.flatMap((h) => ["-H", h]),
       url,
     ];
     const { code, stdout, stderr } = await run(argv, seconds * 1000 + _GRACE_MS);
@@ -56,8 +67,10 @@ export function wrkLoad(tools: Tools, connections: number, cpu: number): Load {
 export function clientLoad(tools: Tools, connections: number, cpu: number): Load {
   const script = join(ROOT, "scripts", "bench", "_unix_client.ts");
   const command = [tools.taskset, "-c", String(cpu), ...runtimeCommand(tools, tools.client), script];
-  return async (target, seconds, headers = []) => {
-    if (headers.length > 0) throw new TypeError("the load client sends no extra headers");
+  return async (target, seconds, request = ROOT_REQUEST) => {
+    if (request.headers.length > 0 || request.path !== "/") {
+      throw new TypeError("the load client sends GET / only");
+    }
     const where = "path" in target ? ["--path", target.path] : ["--port", String(target.port)];
     const argv = [...command, ...where, "-c", String(connections), "-d", String(seconds)];
     const { code, stdout, stderr } = await run(argv, seconds * 1000 + _GRACE_MS);

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { listFlag, numberFlag, RUN_FLAGS } from "./_cli.ts";
 import { which } from "./_proc.ts";
+import type { WorkloadName } from "./_workloads.ts";
 
 /** The repository root: servers start from here. */
 export const ROOT: string = fileURLToPath(new URL("../..", import.meta.url).href);
@@ -17,6 +18,20 @@ export type RuntimeName = "deno" | "bun";
 /** One of the two tables. */
 export type TableName = "tcp" | "unix";
 
+/** A row of the TCP table, as `--variants` names it. */
+export type VariantName = "bare" | "serve" | "defaults" | "log" | "front-off" | "none" | "proxy";
+
+/** Every variant, in the table's order. */
+export const VARIANTS: readonly VariantName[] = [
+  "bare",
+  "serve",
+  "defaults",
+  "log",
+  "front-off",
+  "none",
+  "proxy",
+];
+
 /** `--help` text. */
 export const USAGE = `Usage: scripts/bench/main.ts [OPTIONS]
   -d, --duration SECONDS     measured run per server (default 10; --quick: 3)
@@ -25,6 +40,9 @@ export const USAGE = `Usage: scripts/bench/main.ts [OPTIONS]
   -r, --rounds N             runs per server, interleaved; tables show medians (default 3; --quick: 1)
       --runtimes LIST        deno,bun (default both)
       --tables LIST          tcp,unix (default both)
+      --workloads LIST       the TCP table's apps: hello,hono (default both)
+      --variants LIST        the TCP table's rows: bare,serve,defaults,log,front-off,none,proxy
+                             (default all; serve is deno serve --parallel, Deno only)
       --client RUNTIME       runtime of the unix-table load client (default bun, else deno)
       --corral-args=ARGS     extra corral flags, split on spaces: --corral-args="--timeout 0"
       --max-other-load PCT   measure a run again when other programs used more than this
@@ -42,6 +60,8 @@ export interface Options {
   readonly rounds: number;
   readonly runtimes: readonly RuntimeName[];
   readonly tables: readonly TableName[];
+  readonly workloads: readonly WorkloadName[];
+  readonly variants: readonly VariantName[];
   readonly client: RuntimeName | undefined;
   /** Extra flags for every corral server: to see what a setting costs. */
   readonly corralArgs: readonly string[];
@@ -62,6 +82,8 @@ export function parseOptions(args: string[]): Options | "help" {
       ...RUN_FLAGS,
       runtimes: { type: "string", default: "deno,bun" },
       tables: { type: "string", default: "tcp,unix" },
+      workloads: { type: "string", default: "hello,hono" },
+      variants: { type: "string", default: VARIANTS.join(",") },
       client: { type: "string" },
       "corral-args": { type: "string", default: "" },
       "max-other-load": { type: "string" },
@@ -79,6 +101,8 @@ export function parseOptions(args: string[]): Options | "help" {
     rounds: Math.round(numberFlag(v.rounds, v.quick ? 1 : 3, "--rounds", 1)),
     runtimes: listFlag(v.runtimes, runtimes, "--runtimes"),
     tables: listFlag(v.tables, ["tcp", "unix"] as const, "--tables"),
+    workloads: listFlag(v.workloads, ["hello", "hono"] as const, "--workloads"),
+    variants: listFlag(v.variants, VARIANTS, "--variants"),
     client: v.client === undefined ? undefined : listFlag(v.client, runtimes, "--client")[0],
     corralArgs: v["corral-args"].split(" ").filter(Boolean),
     maxOtherLoad: numberFlag(v["max-other-load"], 10, "--max-other-load", 0),

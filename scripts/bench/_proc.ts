@@ -115,6 +115,13 @@ export function ownTicks(): number {
   return (_stat("self") ?? []).slice(11, 15).reduce((sum, n) => sum + Number(n), 0);
 }
 
+/** Resident memory of one process (`VmRSS` in /proc/PID/status), in KiB; NaN when it is gone. */
+export function rssKiB(pid: number): number {
+  const status = _read(`/proc/${pid}/status`) ?? "";
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  return match ? Number(match[1]) : NaN;
+}
+
 /** Busy and total ticks of one core since boot, from /proc/stat. */
 export function coreTicks(cpu: number): { busy: number; total: number } {
   const line = readFileSync("/proc/stat", "utf8").split("\n").find((l) => l.startsWith(`cpu${cpu} `)) ?? "";
@@ -152,12 +159,13 @@ export class Server {
   #exited = false;
   #exitWaiters: (() => void)[] = [];
 
-  /** Starts `argv` pinned to `cpu`; its workers inherit the pinning. */
-  constructor(argv: readonly string[], cpu: number, cwd: string) {
+  /** Starts `argv` pinned to `cpu`, with `env` added; its workers inherit the pinning. */
+  constructor(argv: readonly string[], cpu: number, cwd: string, env: Readonly<Record<string, string>> = {}) {
     // taskset execs the command, so the pid is the server's own.
     this.#child = spawn("taskset", ["-c", String(cpu), ...argv], {
       cwd,
       stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, ...env },
     });
     this.#child.stderr?.on("data", (d) => this.#stderr = (this.#stderr + d).slice(-20_000));
     this.#child.on("exit", () => {

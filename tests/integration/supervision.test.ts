@@ -143,10 +143,8 @@ describe(`recycling and hang detection (${RUNTIME})`, () => {
     },
   );
 
-  test("--timeout kills a worker whose event loop is stuck and names the request in flight", T, async () => {
-    const port = await freePort();
-    const c = new Corral(["-w", "1", "--timeout", "1", "-b", `127.0.0.1:${port}`, APP]);
-    await c.ready();
+  /** Blocks the worker's loop with a request; the master must kill it and name that request. */
+  async function killsTheStuckWorker(c: Corral, port: number): Promise<void> {
     const [stuck] = c.workerPids();
     const spin = get(`http://127.0.0.1:${port}/spin?ms=20000`).catch((e) => e);
     await c.waitForLog(
@@ -164,6 +162,36 @@ describe(`recycling and hang detection (${RUNTIME})`, () => {
     assert.ok(!alive(stuck as number));
     c.kill("SIGTERM");
     await c.exit();
+  }
+
+  test("--timeout kills a worker whose event loop is stuck and names the request in flight", T, async () => {
+    const port = await freePort();
+    const c = new Corral(["-w", "1", "--timeout", "1", "-b", `127.0.0.1:${port}`, APP]);
+    await c.ready();
+    // The master reads the watchdog from a file the worker maps: no heartbeat thread in the worker.
+    const [pid] = c.workerPids();
+    assert.match(readFileSync(`/proc/${pid}/maps`, "utf8"), /\/corral-[^/\n]+\/watchdog-1\n/);
+    await killsTheStuckWorker(c, port);
+  });
+
+  test("Deno without --allow-ffi: the heartbeat thread names the stuck request instead", {
+    ...T,
+    skip: RUNTIME !== "deno" && "Deno permissions only exist on Deno",
+  }, async () => {
+    const port = await freePort();
+    const flags = [
+      "--allow-net",
+      "--allow-read",
+      "--allow-env",
+      "--allow-run",
+      "--allow-write",
+      "--allow-sys",
+    ];
+    const c = new Corral(["-w", "1", "--timeout", "1", "-b", `127.0.0.1:${port}`, APP], { denoFlags: flags });
+    await c.ready();
+    const [pid] = c.workerPids();
+    assert.doesNotMatch(readFileSync(`/proc/${pid}/maps`, "utf8"), /\/watchdog-1\n/);
+    await killsTheStuckWorker(c, port);
   });
 
   test("a slow async request is not a hang: --timeout leaves the worker alone", T, async () => {

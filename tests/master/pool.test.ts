@@ -25,6 +25,7 @@ function worker(fields: Partial<WorkerRecord> = {}): WorkerRecord {
     exited: false,
     lastSeen: 0,
     heartbeat: null,
+    watchdogFile: null,
     ...fields,
   };
 }

@@ -13,7 +13,8 @@ import type { ServeInfo } from "../../lib/runtime/types.ts";
 import { AccessLog, withAccessLog } from "../../lib/worker/front/access_log.ts";
 import { parseAllowIps } from "../../lib/worker/front/allow_ips.ts";
 import { withGate } from "../../lib/worker/front/gate.ts";
-import { readWatchdog, Watchdog } from "../../lib/worker/watchdog.ts";
+import { Watchdog } from "../../lib/worker/watchdog.ts";
+import { readWatchdog } from "../../lib/watchdog_buffer.ts";
 
 /** What Deno's info does once the runtime has closed the request (after a WebSocket upgrade). */
 const CLOSED: ServeInfo = {

@@ -1,7 +1,8 @@
 /** The worker's watchdog, called directly: what the heartbeat thread reads out of the shared buffer. */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { clock, readWatchdog, SLOTS, Watchdog } from "../../lib/worker/watchdog.ts";
+import { Watchdog } from "../../lib/worker/watchdog.ts";
+import { clock, readWatchdog, SLOTS } from "../../lib/watchdog_buffer.ts";
 
 describe("watchdog", () => {
   test("a request in flight is named, with its age, until it ends", () => {

@@ -1,0 +1,23 @@
+/**
+ * {@link SharedMemory} from libc and a runtime's own way to map a file:
+ * the file is created here, the clock is libc's CLOCK_MONOTONIC.
+ * @module
+ */
+import { writeFileSync } from "node:fs";
+import { type LibcCalls, monotonicMicros } from "./_libc.ts";
+import type { SharedMemory } from "./types.ts";
+
+/** Maps the existing file at `path`, `bytes` long, shared. */
+export type MapFile = (path: string, bytes: number) => ArrayBuffer;
+
+/** Shared memory through `mapFile`, with libc's clock; null without libc. */
+export function sharedMemoryOf(libc: LibcCalls | null, mapFile: MapFile): SharedMemory | null {
+  if (libc === null) return null;
+  return {
+    map(path, bytes) {
+      writeFileSync(path, new Uint8Array(bytes), { mode: 0o600 });
+      return mapFile(path, bytes);
+    },
+    monotonicMs: () => Number(monotonicMicros(libc)) / 1000,
+  };
+}

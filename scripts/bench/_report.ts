@@ -1,0 +1,80 @@
+/**
+ * The rows and verdict lines of scripts/bench/main.ts's tables: medians of
+ * the rounds, and ratios paired round by round.
+ * @module
+ */
+import type { Sample, Spec } from "./_runs.ts";
+import { fixed, int, median, spread } from "./_table.ts";
+
+const _rps = (samples: readonly Sample[]) => median(samples.map((s) => s.requests / s.seconds));
+
+/** Median CPU µs per request. */
+export const cpu = (samples: readonly Sample[]): number => median(samples.map((s) => s.cpuUsPerRequest));
+
+/** Median MiB of the serving process (`"server"`) or of corral's master. */
+export function mib(samples: readonly Sample[], which: "server" | "master"): number {
+  return median(samples.map((s) => (which === "server" ? s.serverKiB : s.masterKiB) / 1024));
+}
+
+/** The columns of {@link row}; `ratio` names the req/s ratio's column. */
+export function head(ratio: string): string[] {
+  return [
+    "server",
+    "runtime",
+    "req/s",
+    ratio,
+    "CPU µs/req",
+    "of which master",
+    "RSS MiB",
+    "master RSS MiB",
+    "server core busy",
+    "non-2xx / socket errors",
+    "req/s spread",
+    "other load",
+  ];
+}
+
+/** One table row: medians over the rounds, req/s against `base`'s when given. */
+export function row(spec: Spec, samples: readonly Sample[], base: readonly Sample[] | null): string[] {
+  const rps = samples.map((s) => s.requests / s.seconds);
+  const corral = spec.kind === "corral";
+  return [
+    spec.label,
+    spec.runtime,
+    int(median(rps)),
+    base ? `${fixed(median(rps) / _rps(base), 3)}×` : "",
+    fixed(cpu(samples)),
+    corral ? fixed(median(samples.map((s) => s.masterUsPerRequest))) : "",
+    fixed(mib(samples, "server"), 0),
+    corral ? fixed(mib(samples, "master"), 0) : "",
+    `${fixed(median(samples.map((s) => s.serverCore)), 0)}%`,
+    `${samples.reduce((n, s) => n + s.non2xx, 0)} / ${samples.reduce((n, s) => n + s.errors, 0)}`,
+    `${fixed(spread(rps))}%`,
+    `${fixed(Math.max(...samples.map((s) => s.otherLoad)), 0)}%`,
+  ];
+}
+
+/**
+ * The median over rounds of `a`'s figure ÷ `b`'s in the same round: the
+ * two ran back to back, so drift of the machine between rounds cancels
+ * out (measured here: single runs of one server vary by ±10%).
+ */
+export function paired(a: readonly Sample[], b: readonly Sample[], figure: (s: Sample) => number): number {
+  const n = Math.min(a.length, b.length);
+  return median(Array.from({ length: n }, (_, i) => figure(a[i] as Sample) / figure(b[i] as Sample)));
+}
+
+/**
+ * A line comparing `a` with `b`: in requests per CPU-second (what a loaded
+ * machine gets out of each core, whatever else runs on it), which the
+ * target judges, and in req/s; paired round by round.
+ */
+export function verdict(what: string, a: readonly Sample[], b: readonly Sample[], target?: number): string {
+  if (a.length === 0 || b.length === 0) return `${what}: not measured`;
+  const perCore = paired(a, b, (s) => 1 / s.cpuUsPerRequest);
+  const ratio = paired(a, b, (s) => s.requests / s.seconds);
+  const judged = target === undefined
+    ? ""
+    : ` (target ≥ ${target}×): ${perCore >= target ? "met" : "MISSED"}`;
+  return `${what}: ${fixed(perCore, 3)}× in requests per CPU-second, ${fixed(ratio, 3)}× in req/s${judged}`;
+}
