@@ -35,6 +35,9 @@ export const NOTHING = [
   "0",
 ] as const;
 
+/** Gunicorn's field limits, which corral leaves to the runtime's caps by default (issue #17). */
+const GUNICORN_FIELDS = ["--limit-request-fields", "100", "--limit-request-field-size", "8190"] as const;
+
 /** What a reverse proxy that ends TLS adds to each request (from 127.0.0.1, trusted by default). */
 const PROXIED = ["X-Forwarded-For: 203.0.113.7", "X-Forwarded-Proto: https"] as const;
 
@@ -62,6 +65,7 @@ function _specs(
       ]]
       : []),
     ["defaults", corral("", [])],
+    ["gunicorn", corral(", Gunicorn's field limits", GUNICORN_FIELDS)],
     [
       "log",
       corral(", access log on", ["--access-logfile", join(tmp, `access-${runtime}-${workload.name}.log`)]),
@@ -101,7 +105,8 @@ function _verdicts(group: Map<VariantName, Spec>, samples: Samples): string[] {
   const us = (name: VariantName, from: VariantName) =>
     of(name).length && of(from).length ? `${fixed(cpu(of(name)) - cpu(of(from)), 2)} µs` : "not measured";
   lines.push(
-    `${at}: per request, the limits and proxy headers cost ${us("defaults", "front-off")}, ` +
+    `${at}: per request, Gunicorn's field limits would cost ${us("gunicorn", "defaults")}, ` +
+      `the request line limit and proxy headers cost ${us("defaults", "front-off")}, ` +
       `--timeout and the slow-client timeouts ${us("front-off", "none")}, ` +
       `a trusted proxy's headers ${us("proxy", "defaults")}`,
   );

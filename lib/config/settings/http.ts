@@ -34,12 +34,14 @@ export const HTTP_SETTINGS: readonly Setting[] = [
     section: "Request limits",
     flags: ["--limit-request-fields"],
     gunicorn: "limit_request_fields",
+    gunicornNote:
+      "default 0 here: the runtime's own cap (Deno 128, Bun about 200 lines), which also bounds a head's memory; Gunicorn's 100 is `--limit-request-fields 100`",
     metavar: "INT",
-    default: 100,
-    defaultText: "100",
+    default: 0,
+    defaultText: "0 (the runtime's cap)",
     parse: (raw, ctx) => integer(one(raw), ctx, 0),
     description:
-      "Most header fields in a request; more are answered 431. 0 leaves only the runtime's own cap (Deno 128, Bun about 200 lines).",
+      "Most header fields in a request; more are answered 431 before the app runs. 0 (the default) leaves the runtime's own cap: Deno 128 and Bun about 200 lines, in a head of at most 64 KiB (Deno) or 16 KiB (Bun). Gunicorn's default is 100.",
   }),
   define({
     name: "limitRequestFieldSize",
@@ -47,12 +49,14 @@ export const HTTP_SETTINGS: readonly Setting[] = [
     flags: ["--limit-request-field-size"],
     aliases: ["--limit-request-field_size"],
     gunicorn: "limit_request_field_size",
+    gunicornNote:
+      "default 0 here: the runtime's own cap on the whole head (Deno 64 KiB, Bun 16 KiB); Gunicorn's 8190 is `--limit-request-field-size 8190`",
     metavar: "INT",
-    default: 8190,
-    defaultText: "8190",
+    default: 0,
+    defaultText: "0 (the runtime's cap)",
     parse: (raw, ctx) => integer(one(raw), ctx, 0),
     description:
-      "Longest header field (name, colon, space and value) in bytes; a longer one is answered 431. 0 leaves only the runtime's own cap.",
+      "Longest header field (name, colon, space and value) in bytes; a longer one is answered 431 before the app runs. 0 (the default) leaves the runtime's own cap on the whole head: 64 KiB on Deno, 16 KiB on Bun. Gunicorn's default is 8190.",
   }),
   define({
     name: "limitRequestBody",

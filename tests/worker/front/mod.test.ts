@@ -78,11 +78,11 @@ describe("HTTP and logging settings", () => {
     return (inv as { settings: Settings }).settings;
   };
 
-  test("defaults: Gunicorn's limits, keep-alive 5, proxies from loopback, access log off", () => {
+  test("defaults: Gunicorn's request line limit, the runtime's field caps, keep-alive 5, proxies from loopback, access log off", () => {
     const s = parse([]);
     assert.deepEqual(
       [s.limitRequestLine, s.limitRequestFields, s.limitRequestFieldSize, s.limitRequestBody, s.keepAlive],
-      [4094, 100, 8190, 0, 5],
+      [4094, 0, 0, 0, 5],
     );
     assert.deepEqual(s.forwardedAllowIps, ["127.0.0.1", "::1"]);
     assert.equal(s.accessLogfile, null);
