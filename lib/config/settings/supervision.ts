@@ -10,7 +10,7 @@ export const SUPERVISION_SETTINGS: readonly Setting[] = [
     flags: ["-t", "--timeout"],
     gunicorn: "timeout",
     gunicornNote:
-      "here it is the worker's event loop that must not block that long (a heartbeat thread watches it); a slow request with an idle loop is fine",
+      "here it is the worker's event loop that must not block that long (the master watches it through memory the worker stamps); a slow request with an idle loop is fine",
     metavar: "SECONDS",
     default: 30,
     defaultText: "30",
