@@ -190,6 +190,16 @@ export async function runCorral(args: string[], ms = 15_000, env: Record<string,
 /** The app the HTTP front's tests serve. */
 export const FRONT_APP = "tests/apps/front_app.ts";
 
+/** Deno permissions for all corral needs but FFI (-A without --allow-ffi): the fallbacks without libc. */
+export const DENO_WITHOUT_FFI: readonly string[] = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-env",
+  "--allow-run",
+  "--allow-write",
+  "--allow-sys",
+];
+
 /** Starts corral on a free loopback port with `args` before the app (the front's app by default). */
 export async function startOnFreePort(
   args: string[],

@@ -7,7 +7,15 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import { connect, type Socket } from "node:net";
-import { Corral, freePort, RUNTIME, startOnFreePort, stopAll, waitFor } from "../_helpers/corral.ts";
+import {
+  Corral,
+  DENO_WITHOUT_FFI,
+  freePort,
+  RUNTIME,
+  startOnFreePort,
+  stopAll,
+  waitFor,
+} from "../_helpers/corral.ts";
 import { get, sendingAll } from "../_helpers/http.ts";
 
 after(stopAll);
@@ -118,15 +126,9 @@ describe(`slow clients (${RUNTIME})`, () => {
     { ...T, skip: RUNTIME !== "deno" && "Deno permissions only exist on Deno" },
     async () => {
       const port = await freePort();
-      const flags = [
-        "--allow-net",
-        "--allow-read",
-        "--allow-env",
-        "--allow-run",
-        "--allow-write",
-        "--allow-sys",
-      ];
-      const c = new Corral(["-w", "2", "-b", `127.0.0.1:${port}`, "tests/apps/pid.ts"], { denoFlags: flags });
+      const c = new Corral(["-w", "2", "-b", `127.0.0.1:${port}`, "tests/apps/pid.ts"], {
+        denoFlags: [...DENO_WITHOUT_FFI],
+      });
       await c.ready();
       const warnings = c.stderr.match(
         /--keep-alive, --header-timeout, --body-timeout cannot be enforced: .*/g,

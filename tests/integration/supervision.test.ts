@@ -7,6 +7,7 @@ import { join } from "node:path";
 import {
   alive,
   Corral,
+  DENO_WITHOUT_FFI,
   freePort,
   ROOT,
   runCorral,
@@ -179,15 +180,9 @@ describe(`recycling and hang detection (${RUNTIME})`, () => {
     skip: RUNTIME !== "deno" && "Deno permissions only exist on Deno",
   }, async () => {
     const port = await freePort();
-    const flags = [
-      "--allow-net",
-      "--allow-read",
-      "--allow-env",
-      "--allow-run",
-      "--allow-write",
-      "--allow-sys",
-    ];
-    const c = new Corral(["-w", "1", "--timeout", "1", "-b", `127.0.0.1:${port}`, APP], { denoFlags: flags });
+    const c = new Corral(["-w", "1", "--timeout", "1", "-b", `127.0.0.1:${port}`, APP], {
+      denoFlags: [...DENO_WITHOUT_FFI],
+    });
     await c.ready();
     const [pid] = c.workerPids();
     assert.doesNotMatch(readFileSync(`/proc/${pid}/maps`, "utf8"), /\/watchdog-1\n/);
