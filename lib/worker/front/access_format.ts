@@ -29,6 +29,12 @@ export interface AccessRecord {
   readonly authorization?: string | null | undefined;
   readonly referer?: string | null | undefined;
   readonly userAgent?: string | null | undefined;
+  /**
+   * The request fields the format shows ({@link AccessFormat.fields}), by
+   * lower-case name, read before the app ran: once a Deno request is
+   * upgraded to a WebSocket its headers can no longer be read.
+   */
+  readonly fields?: Readonly<Record<string, string | null>> | undefined;
 }
 
 /** A compiled format. */
@@ -39,6 +45,8 @@ export interface AccessFormat {
   readonly timed: boolean;
   /** Whether the line shows the client's address. */
   readonly peer: boolean;
+  /** The request header fields the line shows, lower-case. */
+  readonly fields: readonly string[];
   /**
    * Makes a batch of lines that is not all ASCII into one that is, where
    * the format needs it (json); the text format escapes as it goes.
@@ -129,16 +137,22 @@ function _host(remote: RemoteAddr): string {
   return remote.transport === "tcp" ? escapeLogValue(remote.hostname) : "-";
 }
 
+/** A request field, from what was read before the app ran if it was. */
+function _requestField(r: AccessRecord, name: string): string | null {
+  const value = r.fields?.[name];
+  return value !== undefined ? value : r.request.headers.get(name);
+}
+
 function _authorization(r: AccessRecord): string | null {
-  return r.authorization !== undefined ? r.authorization : r.request.headers.get("authorization");
+  return r.authorization !== undefined ? r.authorization : _requestField(r, "authorization");
 }
 
 function _referer(r: AccessRecord): string | null {
-  return r.referer !== undefined ? r.referer : r.request.headers.get("referer");
+  return r.referer !== undefined ? r.referer : _requestField(r, "referer");
 }
 
 function _userAgent(r: AccessRecord): string | null {
-  return r.userAgent !== undefined ? r.userAgent : r.request.headers.get("user-agent");
+  return r.userAgent !== undefined ? r.userAgent : _requestField(r, "user-agent");
 }
 
 /** What the compiled lines call; `H` in {@link _EXPRESSIONS}. Each escapes what it returns. */
@@ -156,6 +170,7 @@ const _HELPERS = {
   referer: (r: AccessRecord) => _field(_referer(r)),
   userAgent: (r: AccessRecord) => _field(_userAgent(r)),
   header: _field,
+  requestHeader: (r: AccessRecord, name: string) => _field(_requestField(r, name)),
 };
 
 /**
@@ -192,6 +207,15 @@ const _EXPRESSIONS: Record<string, string> = {
 
 const _TIMED = ["T", "M", "D", "L"];
 
+/** The request field each atom that shows one reads. */
+const _FIELDS: Readonly<Record<string, string>> = { u: "authorization", f: "referer", a: "user-agent" };
+
+/** The request field a `%(name)s` atom shows, if it shows one. */
+function _fieldOf(name: string): string | undefined {
+  if (Object.hasOwn(_FIELDS, name)) return _FIELDS[name];
+  return /^\{(.+)\}i$/.exec(name)?.[1]?.toLowerCase();
+}
+
 /** The atoms a format may use, for messages and docs. */
 export const ACCESS_LOG_ATOMS: readonly string[] = [
   ...Object.keys(_EXPRESSIONS),
@@ -206,7 +230,7 @@ function _expression(name: string): string {
   const header = /^\{([!#$%&'*+\-.^_`|~0-9A-Za-z]+)\}([io])$/.exec(name);
   if (header) {
     const field = JSON.stringify((header[1] as string).toLowerCase());
-    return `H.header(r.${header[2] === "i" ? "request" : "response"}.headers.get(${field}))`;
+    return header[2] === "i" ? `H.requestHeader(r, ${field})` : `H.header(r.response.headers.get(${field}))`;
   }
   throw new TypeError(`unknown atom %(${name})s (known: ${ACCESS_LOG_ATOMS.join(" ")})`);
 }
@@ -249,13 +273,17 @@ export function compileAccessFormat(format: string): AccessFormat {
   // JSON.stringify escapes quotes, backslashes and the C0 controls, so a
   // line is one line; the access log makes each batch ASCII (asciiJson) as
   // it encodes it, which costs nothing when it is already.
-  if (format === "json") return { line: _jsonLine(), timed: true, peer: true, toAscii: asciiJson };
+  if (format === "json") {
+    const fields = Object.values(_FIELDS);
+    return { line: _jsonLine(), timed: true, peer: true, fields, toAscii: asciiJson };
+  }
   // JavaScript expressions: literals quoted by JSON.stringify, atoms from _EXPRESSIONS.
   const parts: string[] = [];
   let literal = "";
   let last = 0;
   let timed = false;
   let peer = false;
+  const fields = new Set<string>();
   for (const m of format.matchAll(/%\(([^)]*)\)[sd]|%%/g)) {
     literal += format.slice(last, m.index);
     last = m.index + m[0].length;
@@ -268,6 +296,8 @@ export function compileAccessFormat(format: string): AccessFormat {
     parts.push(_expression(m[1] as string));
     timed ||= _TIMED.includes(m[1] as string);
     peer ||= m[1] === "h";
+    const field = _fieldOf(m[1] as string);
+    if (field !== undefined) fields.add(field);
   }
   literal += format.slice(last);
   if (literal !== "") parts.push(JSON.stringify(literal));
@@ -275,5 +305,5 @@ export function compileAccessFormat(format: string): AccessFormat {
   const line = new Function("H", "E", "P", body)(_HELPERS, escapeLogValue, `<${process.pid}>`) as (
     r: AccessRecord,
   ) => string;
-  return { line, timed, peer };
+  return { line, timed, peer, fields: [...fields] };
 }

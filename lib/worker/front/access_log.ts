@@ -52,6 +52,11 @@ export class AccessLog {
     return this.#format.peer;
   }
 
+  /** The request header fields lines show, lower-case. */
+  get fields(): readonly string[] {
+    return this.#format.fields;
+  }
+
   /** Logs a response the front gave instead of the app, as `scan` saw the request. */
   refused(request: Request, info: ServeInfo, response: Response, scan: FieldScan | undefined): Response {
     this.log({
@@ -155,6 +160,10 @@ export function withAccessLog(
 ): Handler {
   const timed = log.timed;
   const peer = log.peer;
+  // What the walk did not read is read before the app runs: a Deno request upgraded to a WebSocket has
+  // no headers left to read once the handler returns.
+  const fields = scan ? log.fields.filter((name) => !_SCANNED.includes(name)) : log.fields;
+  const reads = fields.length > 0;
   return (request, info) => {
     // The scanner's fields are read now: it moves on to the next request.
     const record: _Record = {
@@ -167,6 +176,7 @@ export function withAccessLog(
       authorization: scan?.authorization,
       referer: scan?.referer,
       userAgent: scan?.userAgent,
+      fields: reads ? _readFields(request, fields) : undefined,
     };
     let result;
     try {
@@ -185,6 +195,22 @@ export function withAccessLog(
 function _peer(info: ServeInfo): ServeInfo["remoteAddr"] | undefined {
   try {
     return info.remoteAddr;
+  } catch (err) {
+    frontFailed("access log", err);
+    return undefined;
+  }
+}
+
+/** The fields a {@link FieldScan} walk reads for the access log. */
+const _SCANNED: readonly string[] = ["authorization", "referer", "user-agent"];
+
+/** The request fields `names`, read now; guarded (undefined: read them later). */
+function _readFields(request: Request, names: readonly string[]): Record<string, string | null> | undefined {
+  try {
+    const headers = request.headers;
+    const fields: Record<string, string | null> = {};
+    for (const name of names) fields[name] = headers.get(name);
+    return fields;
   } catch (err) {
     frontFailed("access log", err);
     return undefined;

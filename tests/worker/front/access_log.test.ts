@@ -86,6 +86,44 @@ describe("access log: upgrades", () => {
     });
   });
 
+  test("the request fields a format shows are read before the app runs: Deno's upgrade closes the headers", async () => {
+    for (const format of ['%(u)s "%(f)s" "%(a)s" %({x-trace}i)s %(s)s', "json"]) {
+      await withLogFile(format, async (log, path) => {
+        const request = new Request("http://h/ws", {
+          headers: {
+            authorization: `Basic ${btoa("alice:pw")}`,
+            referer: "http://h/",
+            "user-agent": "ua/1",
+            "x-trace": "t-1",
+          },
+        });
+        const headers = request.headers;
+        let upgraded = false;
+        Object.defineProperty(request, "headers", {
+          get() {
+            if (upgraded) throw new TypeError("Request closed");
+            return headers;
+          },
+        });
+        const handler = withAccessLog(
+          () => {
+            upgraded = true;
+            return new Response("switching");
+          },
+          log,
+          () => new Response("err", { status: 500 }),
+        );
+        assert.equal((await answer(handler(request, { ...PEER }))).status, 200);
+        await log.flush();
+        const line = readFileSync(path, "utf8");
+        if (format === "json") {
+          const entry = JSON.parse(line);
+          assert.deepEqual([entry.user, entry.referer, entry.user_agent], ["alice", "http://h/", "ua/1"]);
+        } else assert.equal(line, 'alice "http://h/" "ua/1" t-1 200\n');
+      });
+    }
+  });
+
   test("Connection: close leaves a connection taken over alone", () => {
     assert.equal(withConnectionClose(undefined, new Request("http://h/")), undefined);
   });
