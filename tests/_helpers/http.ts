@@ -54,21 +54,22 @@ export function sendingAll(port: number, head: string, piece: string, count: num
   return new Promise((resolve) => {
     const socket = connect(port, "127.0.0.1");
     let out = "";
-    const done = () => {
+    let sent = 0;
+    // Nothing came back: say how the connection ended, for the assertion's message.
+    const done = (why?: string) => {
       clearTimeout(timer);
       socket.destroy();
-      resolve(out);
+      resolve(out === "" && why ? `(no answer: ${why} after ${sent} of ${count} pieces)` : out);
     };
-    const timer = setTimeout(done, 10_000);
+    const timer = setTimeout(() => done("timed out"), 10_000);
     socket.setEncoding("latin1");
     socket.on("data", (d: string) => {
       out += d;
       if (out.includes("\r\n\r\n")) done();
     });
-    socket.on("error", done);
-    socket.on("close", done);
+    socket.on("error", (err: Error & { code?: string }) => done(err.code ?? err.message));
+    socket.on("close", () => done("closed"));
     socket.write(head);
-    let sent = 0;
     const pump = () => {
       while (sent < count && !socket.destroyed && socket.write(piece)) sent++;
       if (sent < count && !socket.destroyed) socket.once("drain", pump);
