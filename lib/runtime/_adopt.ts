@@ -27,17 +27,19 @@ import type { Address } from "../address.ts";
 import type { LibcCalls } from "./_libc.ts";
 import { sockaddrUn } from "./_libc.ts";
 import { detachListeners, listeningFds, tcpMigrateReq } from "./_sockets.ts";
+import {
+  AF_INET,
+  AF_INET6,
+  AF_UNIX,
+  SO_ACCEPTCONN,
+  SO_REUSEADDR,
+  SO_REUSEPORT,
+  SO_TYPE,
+  SOCK_CLOEXEC,
+  SOCK_STREAM,
+  SOL_SOCKET,
+} from "./_linux.ts";
 
-const AF_UNIX = 1;
-const AF_INET = 2;
-const AF_INET6 = 10;
-const SOCK_STREAM = 1;
-const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
-const SO_REUSEADDR = 2;
-const SO_TYPE = 3;
-const SO_REUSEPORT = 15;
-const SO_ACCEPTCONN = 30;
 const F_GETFL = 3;
 const F_SETFL = 4;
 const O_NONBLOCK = 0o4000;

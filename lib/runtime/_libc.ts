@@ -10,6 +10,7 @@
  * @module
  */
 import { constants } from "node:os";
+import { AF_UNIX, MSG_DONTWAIT, MSG_NOSIGNAL, SOCK_CLOEXEC, SOCK_DGRAM } from "./_linux.ts";
 
 /** The libc symbols used, in the FFI type names both runtimes share. */
 export const LIBC_SYMBOLS = {
@@ -67,11 +68,6 @@ export interface LibcCalls {
   errno(): number;
 }
 
-const AF_UNIX = 1;
-const SOCK_DGRAM = 2;
-const SOCK_CLOEXEC = 0o2000000;
-const MSG_DONTWAIT = 0x40;
-const MSG_NOSIGNAL = 0x4000;
 const CLOCK_MONOTONIC = 1;
 /** sizeof(sun_path) on Linux. */
 const SUN_PATH_MAX = 108;

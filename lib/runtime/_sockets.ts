@@ -24,11 +24,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import type { LibcCalls } from "./_libc.ts";
 import { TCP_ESTABLISHED, TcpProbe } from "./_tcp_info.ts";
-
-const AF_INET = 2;
-const SOCK_STREAM = 1;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
+import { AF_INET, SO_ACCEPTCONN, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET } from "./_linux.ts";
 
 /**
  * Linux's `net.ipv4.tcp_migrate_req`, or null where there is none. At 0,
@@ -42,9 +38,6 @@ export function tcpMigrateReq(): number | null {
     return null;
   }
 }
-
-const SOL_SOCKET = 1;
-const SO_ACCEPTCONN = 30;
 
 /**
  * This process's TCP sockets whose local port is `port`, listeners and

@@ -6,9 +6,8 @@
  * @module
  */
 import type { LibcCalls } from "./_libc.ts";
+import { AF_INET, AF_INET6 } from "./_linux.ts";
 
-const AF_INET = 2;
-const AF_INET6 = 10;
 const IPPROTO_TCP = 6;
 const TCP_INFO = 11;
 /** FIONREAD (= SIOCINQ): bytes received and not yet read by the process. */

@@ -36,10 +36,8 @@ import {
 } from "./_exchange.ts";
 import { peerKey, TCP_ESTABLISHED, type TcpInfo, TcpProbe } from "./_tcp_info.ts";
 import type { ClosedConnections, InFlightRequests, ServeSpec } from "./types.ts";
+import { MSG_DONTWAIT, MSG_NOSIGNAL, SHUT_RDWR } from "./_linux.ts";
 
-const SHUT_RDWR = 2;
-const MSG_DONTWAIT = 0x40;
-const MSG_NOSIGNAL = 0x4000;
 const _408 = new TextEncoder().encode(
   "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
 );
