@@ -39,6 +39,18 @@ async function fetchWith(url: string, headers: Record<string, string>): Promise<
 
 const start = (args: string[]) => startOnFreePort(args);
 
+/** Sends `head` to a corral logging to stdout with `args`, stops it, and returns its one access line. */
+async function oneAccessLine(args: string[], head: string): Promise<string> {
+  const { c, port } = await start(["--access-logfile", "-", ...args]);
+  assert.match(await sendingAll(port, head, "", 0), /^HTTP\/1\.1 200 /);
+  await waitFor("the access line", () => c.stdout.includes("\n"), 5000);
+  c.kill("SIGTERM");
+  await c.exit();
+  const all = c.stdout.split("\n").filter((l) => l !== "");
+  assert.equal(all.length, 1, c.stdout);
+  return all[0] as string;
+}
+
 describe(`access log (${RUNTIME})`, () => {
   test("off by default: nothing on stdout", T, async () => {
     const { c, port } = await start([]);
@@ -114,46 +126,34 @@ describe(`access log (${RUNTIME})`, () => {
     "a hostile request is one line: forged user, quotes, backslashes and UTF-8 come out escaped",
     T,
     async () => {
-      const { c, port } = await start(["--access-logfile", "-"]);
       const forged = 'alice\n6.6.6.6 - admin [x] "DELETE /users HTTP/1.1" 204\nx';
       // The head goes out as UTF-8: "é" is the bytes C3 A9.
       const head = 'GET /a"b\\c HTTP/1.1\r\nHost: h\r\n' +
         `Authorization: Basic ${btoa(`${forged}:pw`)}\r\n` +
         'User-Agent: ua "q" \\ é\r\nReferer: r"\r\nConnection: close\r\n\r\n';
-      assert.match(await sendingAll(port, head, "", 0), /^HTTP\/1\.1 200 /);
-      await waitFor("the access line", () => c.stdout.includes("\n"), 5000);
-      c.kill("SIGTERM");
-      await c.exit();
-      const all = c.stdout.split("\n").filter((l) => l !== "");
-      assert.equal(all.length, 1, c.stdout);
+      const line = await oneAccessLine([], head);
       // Deno's request.url keeps the quote and the backslash; Bun's percent-encodes them.
       const target = RUNTIME === "deno" ? '/a\\"b\\\\c' : "/a%22b/c";
       const user = 'alice\\x0A6.6.6.6 - admin [x] \\"DELETE /users HTTP/1.1\\" 204\\x0Ax';
       assert.match(
-        all[0] ?? "",
+        line,
         /^127\.0\.0\.1 - .* \[[^\]]+\] "(?:[^"\\]|\\.)*" 200 - "(?:[^"\\]|\\.)*" "(?:[^"\\]|\\.)*"$/,
       );
       assert.ok(
-        (all[0] ?? "").endsWith(`"GET ${target} HTTP/1.1" 200 - "r\\"" "ua \\"q\\" \\\\ \\xC3\\xA9"`),
-        all[0],
+        line.endsWith(`"GET ${target} HTTP/1.1" 200 - "r\\"" "ua \\"q\\" \\\\ \\xC3\\xA9"`),
+        line,
       );
-      assert.ok((all[0] ?? "").startsWith(`127.0.0.1 - ${user} [`), all[0]);
+      assert.ok(line.startsWith(`127.0.0.1 - ${user} [`), line);
     },
   );
 
   test("json: a hostile request is one line of ASCII that parses back to what was sent", T, async () => {
-    const { c, port } = await start(["--access-logfile", "-", "--access-log-format", "json"]);
     const head = "GET /p HTTP/1.1\r\nHost: h\r\n" +
       `Authorization: Basic ${btoa('a\n"b\u2028:pw'.replace("\u2028", "\xe2\x80\xa8"))}\r\n` +
       'User-Agent: ua "q" \\ é\r\nConnection: close\r\n\r\n';
-    assert.match(await sendingAll(port, head, "", 0), /^HTTP\/1\.1 200 /);
-    await waitFor("the access line", () => c.stdout.includes("\n"), 5000);
-    c.kill("SIGTERM");
-    await c.exit();
-    const all = c.stdout.split("\n").filter((l) => l !== "");
-    assert.equal(all.length, 1, c.stdout);
-    assert.match(all[0] ?? "", /^[\x20-\x7e]+$/);
-    const entry = JSON.parse(all[0] ?? "");
+    const line = await oneAccessLine(["--access-log-format", "json"], head);
+    assert.match(line, /^[\x20-\x7e]+$/);
+    const entry = JSON.parse(line);
     // Header bytes, one character a byte, as the runtime gives them to the app.
     assert.equal(entry.user_agent, 'ua "q" \\ \u00c3\u00a9');
     assert.equal(entry.user, 'a\n"b\u00e2\u0080\u00a8');
