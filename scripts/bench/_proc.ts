@@ -122,6 +122,20 @@ export function rssKiB(pid: number): number {
   return match ? Number(match[1]) : NaN;
 }
 
+/**
+ * Memory only this process holds (Private_Clean + Private_Dirty of
+ * /proc/PID/smaps_rollup), in KiB; NaN when it is gone. RSS also counts
+ * the pages it shares with its siblings (the runtime's executable, mapped
+ * caches): one more worker costs its private memory, not its RSS.
+ */
+export function privateKiB(pid: number): number {
+  const rollup = _read(`/proc/${pid}/smaps_rollup`);
+  if (rollup === null) return NaN;
+  let kib = 0;
+  for (const match of rollup.matchAll(/^Private_(?:Clean|Dirty):\s+(\d+) kB/gm)) kib += Number(match[1]);
+  return kib;
+}
+
 /** Busy and total ticks of one core since boot, from /proc/stat. */
 export function coreTicks(cpu: number): { busy: number; total: number } {
   const line = readFileSync("/proc/stat", "utf8").split("\n").find((l) => l.startsWith(`cpu${cpu} `)) ?? "";

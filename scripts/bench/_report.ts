@@ -11,9 +11,17 @@ const _rps = (samples: readonly Sample[]) => median(samples.map((s) => s.request
 /** Median CPU µs per request. */
 export const cpu = (samples: readonly Sample[]): number => median(samples.map((s) => s.cpuUsPerRequest));
 
-/** Median MiB of the serving process (`"server"`) or of corral's master. */
-export function mib(samples: readonly Sample[], which: "server" | "master"): number {
-  return median(samples.map((s) => (which === "server" ? s.serverKiB : s.masterKiB) / 1024));
+/** Median MiB of the serving process (`"server"`) or of corral's master: resident, or private to it. */
+export function mib(
+  samples: readonly Sample[],
+  which: "server" | "master",
+  kind: "rss" | "private" = "rss",
+): number {
+  const kib = (s: Sample) =>
+    kind === "rss"
+      ? (which === "server" ? s.serverKiB : s.masterKiB)
+      : (which === "server" ? s.serverPrivateKiB : s.masterPrivateKiB);
+  return median(samples.map((s) => kib(s) / 1024));
 }
 
 /** The columns of {@link row}; `ratio` names the req/s ratio's column. */
@@ -26,7 +34,9 @@ export function head(ratio: string): string[] {
     "CPU µs/req",
     "of which master",
     "RSS MiB",
+    "private MiB",
     "master RSS MiB",
+    "master private MiB",
     "server core busy",
     "non-2xx / socket errors",
     "req/s spread",
@@ -46,7 +56,9 @@ export function row(spec: Spec, samples: readonly Sample[], base: readonly Sampl
     fixed(cpu(samples)),
     corral ? fixed(median(samples.map((s) => s.masterUsPerRequest))) : "",
     fixed(mib(samples, "server"), 0),
+    fixed(mib(samples, "server", "private"), 0),
     corral ? fixed(mib(samples, "master"), 0) : "",
+    corral ? fixed(mib(samples, "master", "private"), 0) : "",
     `${fixed(median(samples.map((s) => s.serverCore)), 0)}%`,
     `${samples.reduce((n, s) => n + s.non2xx, 0)} / ${samples.reduce((n, s) => n + s.errors, 0)}`,
     `${fixed(spread(rps))}%`,

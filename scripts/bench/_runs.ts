@@ -10,7 +10,7 @@ import process from "node:process";
 import { freePort, type Target, waitUntilServing } from "./_http.ts";
 import type { Count, Load, LoadRequest } from "./_load.ts";
 import { type Options, ROOT, runtimeCommand, type RuntimeName, type Tools } from "./_options.ts";
-import { coreTicks, ownTicks, rssKiB, Server, treeTicks } from "./_proc.ts";
+import { coreTicks, ownTicks, privateKiB, rssKiB, Server, treeTicks } from "./_proc.ts";
 import { fixed, int } from "./_table.ts";
 import { type Expected, replyMismatch, type Workload } from "./_workloads.ts";
 
@@ -58,6 +58,10 @@ export interface Sample extends Count {
   readonly serverKiB: number;
   /** corral's master's VmRSS, KiB; NaN for the others. */
   readonly masterKiB: number;
+  /** The private memory (see privateKiB) of the process {@link serverKiB} is of, KiB. */
+  readonly serverPrivateKiB: number;
+  /** corral's master's private memory, KiB; NaN for the others. */
+  readonly masterPrivateKiB: number;
 }
 
 /** What every run of a table shares. */
@@ -164,9 +168,20 @@ async function _measureOnce(spec: Spec, load: Load, opts: Options, env: Env): Pr
 
 /** The memory of a server's tree: the serving process's and, for corral, the master's. */
 function _memory(spec: Spec, server: Server, pids: Iterable<number>) {
-  if (spec.kind !== "corral") return { serverKiB: rssKiB(server.pid), masterKiB: NaN };
-  const workers = [...pids].filter((pid) => pid !== server.pid).map(rssKiB).filter(Number.isFinite);
-  return { serverKiB: Math.max(...workers), masterKiB: rssKiB(server.pid) };
+  const of = (pid: number) => ({ pid, rss: rssKiB(pid), own: privateKiB(pid) });
+  if (spec.kind !== "corral") {
+    const root = of(server.pid);
+    return { serverKiB: root.rss, masterKiB: NaN, serverPrivateKiB: root.own, masterPrivateKiB: NaN };
+  }
+  const workers = [...pids].filter((pid) => pid !== server.pid).map(of).filter((w) => Number.isFinite(w.rss));
+  const largest = workers.reduce((a, b) => (b.rss > a.rss ? b : a));
+  const master = of(server.pid);
+  return {
+    serverKiB: largest.rss,
+    masterKiB: master.rss,
+    serverPrivateKiB: largest.own,
+    masterPrivateKiB: master.own,
+  };
 }
 
 /** Measures one run of a running server. */
