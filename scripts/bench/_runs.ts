@@ -168,13 +168,13 @@ async function _measureOnce(spec: Spec, load: Load, opts: Options, env: Env): Pr
 
 /** The memory of a server's tree: the serving process's and, for corral, the master's. */
 function _memory(spec: Spec, server: Server, pids: Iterable<number>) {
-  const of = (pid: number) => ({ pid, rss: rssKiB(pid), own: privateKiB(pid) });
+  const of = (pid: number) => ({ rss: rssKiB(pid), own: privateKiB(pid) });
   if (spec.kind !== "corral") {
     const root = of(server.pid);
     return { serverKiB: root.rss, masterKiB: NaN, serverPrivateKiB: root.own, masterPrivateKiB: NaN };
   }
   const workers = [...pids].filter((pid) => pid !== server.pid).map(of).filter((w) => Number.isFinite(w.rss));
-  const largest = workers.reduce((a, b) => (b.rss > a.rss ? b : a));
+  const largest = workers.reduce((a, b) => (b.rss > a.rss ? b : a), { rss: NaN, own: NaN });
   const master = of(server.pid);
   return {
     serverKiB: largest.rss,

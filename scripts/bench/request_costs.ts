@@ -9,15 +9,17 @@
  * loop over a prebuilt Request shows. The cost of reading the clock itself
  * (an empty pair of reads) is subtracted from every line.
  *
- * `deno run -A --unstable-net scripts/bench/request_costs.ts`, `bun scripts/bench/request_costs.ts`;
+ * `deno run -A --unstable-net scripts/bench/request_costs.ts`, `bun scripts/bench/request_costs.ts`
+ * (`PORT`, `ROUNDS` and `RUN_SECONDS` in the environment change the defaults 8139, 5 and 3);
  * the server runs on core 0 (pin it: `taskset -c 0`), wrk on core 1.
  * @module
  */
 import { spawn } from "node:child_process";
 import process from "node:process";
+import { median } from "./_table.ts";
 
 const PORT = Number(process.env.PORT ?? 8139);
-const SECONDS = Number(process.env.SECONDS ?? 3);
+const SECONDS = Number(process.env.RUN_SECONDS ?? 3);
 /** What the Hono workload's load sends besides Host (scripts/bench/_workloads.ts). */
 const HEADERS = ["Accept: application/json", "User-Agent: wrk"];
 
@@ -47,6 +49,7 @@ function _peer(request: Request, info: unknown): unknown {
 
 const sums = new Float64Array(READS.length);
 let requests = 0;
+/** Every value read is compared with this, so that the engine cannot drop a read as unused. */
 let kept = 0;
 
 function handler(request: Request, info?: unknown): Response {
@@ -103,7 +106,6 @@ for (let round = 0; round < ROUNDS; round++) {
   total += requests;
 }
 stop();
-const median = (values: number[]) => values.sort((a, b) => a - b)[values.length >> 1] as number;
 const runtime = "Bun" in globalThis ? `Bun ${Bun.version}` : `Deno ${process.versions.deno}`;
 process.stdout.write(
   `${runtime}, ${total} requests in ${ROUNDS} runs of ${SECONDS} s; µs a request, medians of the runs, ` +
@@ -111,9 +113,7 @@ process.stdout.write(
 );
 for (let i = 1; i < READS.length; i++) {
   const values = rounds.map((r) => r[i] as number);
-  const [m, lo, hi] = [median([...values]), Math.min(...values), Math.max(...values)].map((v) =>
-    v.toFixed(3)
-  );
+  const [m, lo, hi] = [median(values), Math.min(...values), Math.max(...values)].map((v) => v.toFixed(3));
   process.stdout.write(`| ${(READS[i] as (typeof READS)[number])[0]} | ${m} | ${lo} | ${hi} |\n`);
 }
 process.stdout.write(
