@@ -16,7 +16,7 @@ import type { App } from "./lib/worker/app_loader.ts";
 import type { AppSpec } from "./lib/config/config.ts";
 import { CorralError, type ExitCode } from "./lib/errors.ts";
 import { WORKER_FLAG } from "./lib/ipc.ts";
-import { logger, setupLogging } from "./lib/log.ts";
+import { logger } from "./lib/log.ts";
 import { runtime } from "./lib/runtime/mod.ts";
 import { HOOK_NAMES, type Hooks, pickHooks } from "./lib/config/hooks.ts";
 
@@ -90,11 +90,18 @@ export async function serve(options: ServeOptions): Promise<ExitCode> {
     await runWorker(runtime, typeof app === "string" ? undefined : app, hooks);
     return await new Promise<never>(() => {});
   }
-  const [{ cpus }, { default: process }, { parseAppSpec, SettingsBuilder }, { Arbiter }] = await Promise.all([
+  const [
+    { cpus },
+    { default: process },
+    { parseAppSpec, SettingsBuilder },
+    { Arbiter },
+    { setupMasterLogging },
+  ] = await Promise.all([
     import("node:os"),
     import("node:process"),
     import("./lib/config/config.ts"),
     import("./lib/master/arbiter.ts"),
+    import("./lib/master/logging.ts"),
   ]);
   const environment = {
     env: (name: string) => process.env[name],
@@ -108,7 +115,7 @@ export async function serve(options: ServeOptions): Promise<ExitCode> {
   const spec: AppSpec = typeof app === "string"
     ? parseAppSpec(app)
     : { module: "(serve() app)", exportName: "default" };
-  setupLogging(settings);
+  setupMasterLogging(settings);
   try {
     return await new Arbiter({ runtime, settings, app: spec, hooks }).run();
   } catch (err) {

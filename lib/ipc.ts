@@ -5,13 +5,11 @@
  * folder of the master's, one JSON object a line.
  * @module
  */
-import { rmSync } from "node:fs";
-import { createConnection, createServer, type Server, type Socket } from "node:net";
-import { join } from "node:path";
 import type { Address } from "./address.ts";
 import type { AppSpec } from "./config/config.ts";
 import type { Settings } from "./config/settings.ts";
 import type { Ids } from "./runtime/types.ts";
+import { sys, type UnixStream } from "./runtime/sys.ts";
 import type { Counters, InFlight } from "./watchdog_buffer.ts";
 
 /** The argument that makes corral's entry run as a worker. */
@@ -67,80 +65,26 @@ export type WorkerMessage =
   | { readonly type: "retire"; readonly pid: number; readonly requests: number }
   | Heartbeat;
 
-function _readLines(socket: Socket, onLine: (line: string) => void): void {
-  let buffered = "";
-  socket.setEncoding("utf8");
-  socket.on("data", (chunk: string) => {
-    buffered += chunk;
-    let nl;
-    while ((nl = buffered.indexOf("\n")) >= 0) {
-      onLine(buffered.slice(0, nl));
-      buffered = buffered.slice(nl + 1);
-    }
-  });
-}
-
-/** The master's end: a socket in the master's private (0700) folder. */
-export class IpcServer {
-  readonly path: string;
-  readonly #server: Server;
-
-  private constructor(dir: string, server: Server) {
-    this.path = join(dir, "master.sock");
-    this.#server = server;
-  }
-
-  /** Opens the socket in `dir`; `onMessage` gets every message of every worker. */
-  static async open(dir: string, onMessage: (message: WorkerMessage) => void): Promise<IpcServer> {
-    const server = createServer((socket) => {
-      socket.on("error", () => {});
-      _readLines(socket, (line) => {
-        try {
-          onMessage(JSON.parse(line) as WorkerMessage);
-        } catch { /* not ours: ignore */ }
-      });
-    });
-    const ipc = new IpcServer(dir, server);
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(ipc.path, () => resolve());
-    });
-    return ipc;
-  }
-
-  /** Closes the socket and removes its file. */
-  close(): void {
-    this.#server.close();
-    rmSync(this.path, { force: true });
-  }
-}
-
-/** A worker's end of the channel to the master. */
+/** A worker's end of the channel to the master (no `node:` module: see lib/runtime/sys.ts). */
 export class IpcClient {
-  readonly #socket: Socket;
-  private constructor(socket: Socket) {
-    this.#socket = socket;
+  readonly #stream: UnixStream;
+  readonly #encoder = new TextEncoder();
+  private constructor(stream: UnixStream) {
+    this.#stream = stream;
   }
 
   /** Connects to the master's socket. */
-  static connect(path: string): Promise<IpcClient> {
-    return new Promise((resolve, reject) => {
-      const socket = createConnection(path, () => {
-        socket.off("error", reject);
-        socket.on("error", () => {});
-        resolve(new IpcClient(socket));
-      });
-      socket.once("error", reject);
-    });
+  static async connect(path: string): Promise<IpcClient> {
+    return new IpcClient(await sys.connectUnix(path));
   }
 
-  /** Sends one message; resolves once it is handed to the kernel. */
+  /** Sends one message; resolves once it is handed to the kernel, or the master is gone. */
   send(message: WorkerMessage): Promise<void> {
-    return new Promise((resolve) => this.#socket.write(JSON.stringify(message) + "\n", () => resolve()));
+    return this.#stream.write(this.#encoder.encode(JSON.stringify(message) + "\n")).catch(() => {});
   }
 
   /** Keeps the connection from holding the event loop open. */
   unref(): void {
-    this.#socket.unref();
+    this.#stream.unref();
   }
 }

@@ -1,12 +1,14 @@
 /**
- * The error log, on LogTape, and the log files corral writes. Library
- * files only call {@link logger}; cli.ts (or a worker's entry) calls
- * {@link setupLogging}; USR1 calls {@link reopenLogFiles}.
+ * The error log, and the log files corral writes. Library files only call
+ * {@link logger}; a worker's entry calls {@link setupLogging}, the master
+ * lib/master/logging.ts, which hands the records to LogTape; USR1 calls
+ * {@link reopenLogFiles}. In a worker, records go straight to the error
+ * log: LogTape, an npm package, would start Deno's Node layer there (6 MiB
+ * a worker; issue #17), and the lines are the same (tests/log.test.ts).
  * @module
  */
-import { closeSync, openSync, write, writeSync } from "node:fs";
-import process from "node:process";
-import { configureSync, getLogger, type Logger, type LogLevel, type LogRecord } from "./runtime/logtape.ts";
+import type { LogLevel, LogRecord } from "./runtime/logtape.ts";
+import { type Sink, sys, writeAllSync } from "./runtime/sys.ts";
 import { BootError, describeError } from "./errors.ts";
 import type { LogFormatName, LogLevelName } from "./config/settings.ts";
 
@@ -63,7 +65,7 @@ function _message(record: LogRecord): string {
 
 /** One text line per record: `[time] [pid] [LEVEL] message`. */
 export function formatRecord(record: LogRecord): string {
-  let line = `[${formatTimestamp(record.timestamp)}] [${process.pid}] [${_LABELS[record.level]}] ${
+  let line = `[${formatTimestamp(record.timestamp)}] [${sys.pid}] [${_LABELS[record.level]}] ${
     _message(record)
   }`;
   const err = record.properties.error;
@@ -97,7 +99,7 @@ export function formatJsonRecord(record: LogRecord, worker: number | null = null
     time: new Date(record.timestamp).toISOString(),
     level: _FIELD_NAMES[record.level],
     logger: record.category.join("."),
-    pid: process.pid,
+    pid: sys.pid,
     worker,
     message: _message(record),
     fields,
@@ -128,13 +130,13 @@ function _openReason(err: unknown): string {
 export class LogFile {
   readonly path: string;
   readonly #flag: string;
-  #fd: number;
+  #sink: Sink;
   #queue: Promise<void> = Promise.resolve();
 
-  private constructor(path: string, flag: string, fd: number) {
+  private constructor(path: string, flag: string, sink: Sink) {
     this.path = path;
     this.#flag = flag;
-    this.#fd = fd;
+    this.#sink = sink;
   }
 
   /**
@@ -142,15 +144,15 @@ export class LogFile {
    * @throws {BootError} naming `flag` and the path when it cannot be opened.
    */
   static open(path: string, std: 1 | 2, flag: string): LogFile {
-    if (path === "-") return new LogFile(path, flag, std);
-    const file = new LogFile(path, flag, LogFile.#openFd(path, flag));
+    if (path === "-") return new LogFile(path, flag, std === 1 ? sys.stdout : sys.stderr);
+    const file = new LogFile(path, flag, LogFile.#openSink(path, flag));
     _openFiles.add(file);
     return file;
   }
 
-  static #openFd(path: string, flag: string): number {
+  static #openSink(path: string, flag: string): Sink {
     try {
-      return openSync(path, "a");
+      return sys.openAppend(path);
     } catch (err) {
       throw new BootError(`Cannot open ${flag} "${path}": ${_openReason(err)}`, { cause: err });
     }
@@ -159,7 +161,7 @@ export class LogFile {
   /** Writes now; an error (a closed stream, a full disk) is dropped. */
   writeSync(text: string): void {
     try {
-      writeSync(this.#fd, text);
+      writeAllSync(this.#sink, text);
     } catch { /* nowhere left to tell */ }
   }
 
@@ -170,31 +172,25 @@ export class LogFile {
     return this.#queue;
   }
 
-  #writeAll(bytes: Uint8Array): Promise<void> {
-    return new Promise((resolve) => {
-      const step = (offset: number) => {
-        write(this.#fd, bytes, offset, bytes.length - offset, null, (err, n) => {
-          if (err || offset + n >= bytes.length) return resolve();
-          step(offset + n);
-        });
-      };
-      step(0);
-    });
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    try {
+      for (let offset = 0; offset < bytes.length;) offset += await this.#sink.write(bytes.subarray(offset));
+    } catch { /* dropped, as in writeSync */ }
   }
 
-  /** Opens the path again; the old descriptor is closed once its writes are done. */
+  /** Opens the path again; the old file is closed once its writes are done. */
   reopen(): void {
     if (this.path === "-") return;
-    let fd: number;
+    let sink: Sink;
     try {
-      fd = LogFile.#openFd(this.path, this.#flag);
+      sink = LogFile.#openSink(this.path, this.#flag);
     } catch (err) {
       logger("log").error("{message}; still writing to the old file", { message: (err as Error).message });
       return;
     }
-    const old = this.#fd;
-    this.#fd = fd;
-    this.#queue = this.#queue.then(() => closeSync(old)).catch(() => {});
+    const old = this.#sink;
+    this.#sink = sink;
+    this.#queue = this.#queue.then(() => old.close()).catch(() => {});
   }
 
   /** Waits for pending writes, then closes the file (never stdout or stderr). */
@@ -202,7 +198,7 @@ export class LogFile {
     await this.#queue;
     if (this.path === "-" || !_openFiles.delete(this)) return;
     try {
-      closeSync(this.#fd);
+      this.#sink.close();
     } catch { /* already closed */ }
   }
 }
@@ -223,6 +219,77 @@ export interface LoggingOptions {
 }
 
 let _errorLog: LogFile | undefined;
+
+const _ORDER: Record<LogLevel, number> = { trace: 0, debug: 1, info: 2, warning: 3, error: 4, fatal: 5 };
+
+/** What {@link setupLogging} set up: the least severe level logged, and where records go. */
+let _lowest = _ORDER.info;
+let _sink: ((record: LogRecord) => void) | null = null;
+
+/**
+ * Splits a message template into LogTape's shape: text, value, text...;
+ * `{name}` is the property `name`, `{{` and `}}` are braces.
+ */
+export function parseTemplate(template: string, properties: Record<string, unknown>): unknown[] {
+  const parts: unknown[] = [];
+  let text = "";
+  for (let i = 0; i < template.length; i++) {
+    const c = template[i];
+    if ((c === "{" || c === "}") && template[i + 1] === c) {
+      text += c;
+      i++;
+    } else if (c === "{") {
+      const close = template.indexOf("}", i + 1);
+      if (close < 0) {
+        text += template.slice(i);
+        break;
+      }
+      parts.push(text, properties[template.slice(i + 1, close).trim()]);
+      text = "";
+      i = close;
+    } else text += c;
+  }
+  parts.push(text);
+  return parts;
+}
+
+/** Hands a record to the error log, as {@link setupLogging} configured it. */
+function _direct(
+  category: readonly string[],
+  level: LogLevel,
+  message: string,
+  properties: Record<string, unknown>,
+) {
+  if (_sink === null || _ORDER[level] < _lowest) return;
+  _sink({
+    category,
+    level,
+    message: parseTemplate(message, properties),
+    rawMessage: message,
+    properties,
+    timestamp: Date.now(),
+  } as LogRecord);
+}
+
+/** Where {@link logger}'s records go: one category, one level, a template and its values. */
+export type Emit = (
+  category: readonly string[],
+  level: LogLevel,
+  message: string,
+  properties: Record<string, unknown>,
+) => void;
+
+let _emit: Emit = _direct;
+
+/** Routes every record to `emit` (the master's LogTape), or, with null, straight to the error log again. */
+export function routeLogs(emit: Emit | null): void {
+  _emit = emit ?? _direct;
+}
+
+/** The sink {@link setupLogging} writes records with: formatted, written at once. */
+export function errorLogSink(): (record: LogRecord) => void {
+  return (record) => _sink?.(record);
+}
 
 /**
  * Configures the error log for this process: a level name alone keeps
@@ -246,18 +313,41 @@ export function setupLogging(options: LogLevelName | LoggingOptions): void {
   const file = _errorLog;
   const worker = o.worker ?? null;
   const format = o.logFormat === "json" ? (r: LogRecord) => formatJsonRecord(r, worker) : formatRecord;
-  const sink = (record: LogRecord) => file.writeSync(format(record));
-  configureSync({
-    reset: true,
-    sinks: { errorLog: sink },
-    loggers: [
-      { category: ["corral"], lowestLevel: _LEVELS[o.logLevel], sinks: ["errorLog"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["errorLog"] },
-    ],
-  });
+  _sink = (record: LogRecord) => file.writeSync(format(record));
+  _lowest = _ORDER[_LEVELS[o.logLevel]];
 }
+
+/** What a part of corral logs with; LogTape's methods of the same names. */
+export interface Logger {
+  debug(message: string, properties?: Record<string, unknown>): void;
+  info(message: string, properties?: Record<string, unknown>): void;
+  warning(message: string, properties?: Record<string, unknown>): void;
+  error(message: string, properties?: Record<string, unknown>): void;
+  fatal(message: string, properties?: Record<string, unknown>): void;
+}
+
+const _loggers = new Map<string, Logger>();
 
 /** The logger for one part of corral: `logger("arbiter")`. */
 export function logger(name: string): Logger {
-  return getLogger(["corral", name]);
+  let log = _loggers.get(name);
+  if (log === undefined) {
+    const category = ["corral", name] as const;
+    const at = (level: LogLevel) => (message: string, properties: Record<string, unknown> = {}) =>
+      _emit(category, level, message, properties);
+    log = {
+      debug: at("debug"),
+      info: at("info"),
+      warning: at("warning"),
+      error: at("error"),
+      fatal: at("fatal"),
+    };
+    _loggers.set(name, log);
+  }
+  return log;
+}
+
+/** LogTape's level for a `--log-level` name (`critical` is `fatal`). */
+export function logLevelOf(name: LogLevelName): LogLevel {
+  return _LEVELS[name];
 }

@@ -2,7 +2,7 @@
  * Reads and checks the --certfile/--keyfile pair.
  * @module
  */
-import { readFileSync } from "node:fs";
+import { sys } from "./runtime/sys.ts";
 import { BootError } from "./errors.ts";
 import type { Settings } from "./config/settings.ts";
 
@@ -15,7 +15,7 @@ export interface TlsFiles {
 function _read(flag: string, path: string, marker: RegExp, what: string): string {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = sys.readText(path);
   } catch (err) {
     const code = (err as { code?: string }).code;
     const why = code === "ENOENT"

@@ -5,7 +5,7 @@
  * or the worker's heartbeat thread. Its layout, and the reader.
  * @module
  */
-import process from "node:process";
+import { sys } from "./runtime/sys.ts";
 import type { Heartbeat } from "./ipc.ts";
 
 /**
@@ -129,6 +129,6 @@ export function heartbeatOf(
     pid,
     ...reading,
     inFlight: reading.inFlight.slice(0, 10),
-    rss: measureRss ? process.memoryUsage.rss() : reading.rss,
+    rss: measureRss ? sys.memory().rss : reading.rss,
   };
 }

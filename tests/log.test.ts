@@ -1,8 +1,12 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { configureSync, type LogLevel, type LogRecord, resetSync } from "@logtape/logtape";
-import { formatRecord, formatTimestamp, logger } from "../lib/log.ts";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { configureSync, getLogger, type LogLevel, type LogRecord, resetSync } from "@logtape/logtape";
+import { formatRecord, formatTimestamp, logger, parseTemplate, routeLogs, setupLogging } from "../lib/log.ts";
+import { setupMasterLogging } from "../lib/master/logging.ts";
 
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/;
 
@@ -98,14 +102,64 @@ describe("formatRecord", () => {
         { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
       ],
     });
+    routeLogs((category, level, message, properties) => getLogger([...category])[level](message, properties));
     try {
       logger("arbiter").info("Booting worker with pid: {pid}", { pid: 4242 });
       logger("arbiter").fatal("Shutting down: {reason}", { reason: "App failed to load" });
     } finally {
+      routeLogs(null);
       resetSync();
     }
     assert.equal(lines.length, 2);
     assert.match(lines[0] ?? "", /^\[[^\]]+\] \[\d+\] \[INFO\] Booting worker with pid: 4242\n$/);
     assert.match(lines[1] ?? "", /^\[[^\]]+\] \[\d+\] \[CRITICAL\] Shutting down: App failed to load\n$/);
+  });
+});
+
+describe("a worker's error log, without LogTape", () => {
+  test("splits a template as LogTape does: text, value, text; doubled braces are braces", () => {
+    assert.deepEqual(parseTemplate("a {x} b {y}", { x: 1, y: "two" }), ["a ", 1, " b ", "two", ""]);
+    assert.deepEqual(parseTemplate("{{x}} {x}", { x: 3 }), ["{x} ", 3, ""]);
+    assert.deepEqual(parseTemplate("no value {missing}", {}), ["no value ", undefined, ""]);
+    assert.deepEqual(parseTemplate("unclosed {x", { x: 1 }), ["unclosed {x"]);
+  });
+
+  test("writes the lines the master writes through LogTape, in both formats, at each level", () => {
+    const dir = mkdtempSync(join(tmpdir(), "corral-log-"));
+    const error = new Error("the cause");
+    const write = () => {
+      logger("arbiter").info("Booting worker with pid: {pid}", { pid: 4242 });
+      logger("arbiter").fatal("Shutting down: {reason}", { reason: "App failed to load" });
+      logger("worker").debug("Not shown at info: {n}", { n: 1 });
+      logger("worker").warning("{list} and {{braces}} and {missing}", { list: [1, "a"] });
+      logger("http").error("Error handling request {path}", { path: "/x", error });
+    };
+    const lines = (path: string) =>
+      readFileSync(path, "utf8").replace(/^\[[^\]]+\] /gm, "[time] ").replace(/"time":"[^"]+"/g, '"time":""');
+    try {
+      for (const format of ["text", "json"] as const) {
+        const worker = join(dir, `worker.${format}`);
+        const master = join(dir, `master.${format}`);
+        setupLogging({ logLevel: "info", errorLogfile: worker, logFormat: format });
+        write();
+        setupMasterLogging({ logLevel: "info", errorLogfile: master, logFormat: format });
+        write();
+        routeLogs(null);
+        setupLogging({ logLevel: "info" });
+        const expected = lines(master);
+        assert.equal(lines(worker), expected, format);
+        assert.equal(
+          expected.split("\n").filter((l) => l.startsWith("[time]") || l.startsWith("{")).length,
+          4,
+        );
+        assert.doesNotMatch(expected, /Not shown/);
+        assert.match(expected, /Error: the cause/);
+      }
+    } finally {
+      routeLogs(null);
+      resetSync();
+      setupLogging("info");
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -20,7 +20,8 @@ import {
 } from "../config/config_file.ts";
 import { CorralError, describeError, ExitCode } from "../errors.ts";
 import type { Hooks } from "../config/hooks.ts";
-import { logger, setupLogging } from "../log.ts";
+import { logger } from "../log.ts";
+import { setupMasterLogging } from "./logging.ts";
 import { SystemdNotifier } from "./notify.ts";
 import { Reloader, reloadMaster } from "./reloader.ts";
 import { runtime } from "../runtime/mod.ts";
@@ -101,7 +102,7 @@ async function _serve(args: readonly string[], builtins: Builtins, checking: boo
   if (builtins.app) builtinApp(builtins.app);
   // Before the log file is created: --umask decides its mode too.
   if (settings.umask !== null) process.umask(settings.umask);
-  setupLogging(settings);
+  setupMasterLogging(settings);
 
   let reloader: Reloader | null = null;
   const masterHooks: Hooks = !settings.reload ? hooks : {

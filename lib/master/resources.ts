@@ -7,7 +7,8 @@
  * @module
  */
 import type { Settings } from "../config/settings.ts";
-import { IpcServer, type WorkerMessage } from "../ipc.ts";
+import type { WorkerMessage } from "../ipc.ts";
+import { IpcServer } from "./ipc_server.ts";
 import type { Runtime } from "../runtime/mod.ts";
 import { Listeners } from "./listeners.ts";
 import { OperationsServers, type OperationsSource } from "./operations.ts";

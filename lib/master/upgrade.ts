@@ -9,7 +9,7 @@
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../log.ts";
 import { describeError } from "../errors.ts";
 import type { ServiceNotifier } from "./notify.ts";
 import type { Pidfile } from "./pidfile.ts";

@@ -20,12 +20,10 @@
  * tests/integration/privileges.test.ts. Linux only.
  * @module
  */
-import { readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
-import { constants, tmpdir } from "node:os";
-import process from "node:process";
 import type { Address } from "../address.ts";
 import type { LibcCalls } from "./_libc.ts";
-import { sockaddrUn } from "./_libc.ts";
+import { errnoName, sockaddrUn } from "./_libc.ts";
+import { sys } from "./sys.ts";
 import { detachListeners, listeningFds, tcpMigrateReq } from "./_sockets.ts";
 import {
   AF_INET,
@@ -110,7 +108,7 @@ export function bindSocket(libc: LibcCalls, address: Address, reusePort: boolean
     }
     if (libc.bind(fd, addr, length) < 0) {
       const errno = libc.errno();
-      const code = Object.entries(constants.errno).find(([, v]) => v === errno)?.[0] ?? `errno ${errno}`;
+      const code = errnoName(errno);
       throw Object.assign(new Error(`bind() failed: ${code}`), { code });
     }
   } catch (err) {
@@ -194,7 +192,7 @@ interface Registration {
 
 function _inode(fd: number): string | null {
   try {
-    return /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1] ?? null;
+    return /^socket:\[(\d+)\]$/.exec(sys.readLink(`/proc/self/fd/${fd}`))?.[1] ?? null;
   } catch {
     return null;
   }
@@ -206,17 +204,17 @@ export function registrations(fd: number): Registration[] {
   if (inode === null) return [];
   const ino = Number(inode).toString(16);
   const found: Registration[] = [];
-  for (const name of readdirSync("/proc/self/fd")) {
+  for (const name of sys.readDir("/proc/self/fd")) {
     let target: string;
     try {
-      target = readlinkSync(`/proc/self/fd/${name}`);
+      target = sys.readLink(`/proc/self/fd/${name}`);
     } catch {
       continue;
     }
     if (target !== "anon_inode:[eventpoll]") continue;
     let info: string;
     try {
-      info = readFileSync(`/proc/self/fdinfo/${name}`, "utf8");
+      info = sys.readText(`/proc/self/fdinfo/${name}`);
     } catch {
       continue;
     }
@@ -234,7 +232,7 @@ export function registrations(fd: number): Registration[] {
 
 /** A `struct epoll_event`: packed on x86-64, padded to 16 bytes elsewhere. */
 function _epollEvent(events: number, data: bigint): Uint8Array {
-  const packed = process.arch === "x64";
+  const packed = sys.arch === "x64";
   const event = new Uint8Array(packed ? 12 : 16);
   const view = new DataView(event.buffer);
   view.setUint32(0, events, true);
@@ -289,7 +287,7 @@ export function listenerFd(libc: LibcCalls, address: Address): number {
   let inode: string | undefined;
   try {
     // Num RefCount Protocol Flags Type St Inode Path
-    for (const line of readFileSync("/proc/net/unix", "utf8").split("\n").slice(1)) {
+    for (const line of sys.readText("/proc/net/unix").split("\n").slice(1)) {
       const f = line.trim().split(/\s+/);
       if (f[7] === address.path) inode = f[6];
     }
@@ -297,7 +295,7 @@ export function listenerFd(libc: LibcCalls, address: Address): number {
     return -1;
   }
   if (inode === undefined) return -1;
-  for (const name of readdirSync("/proc/self/fd")) {
+  for (const name of sys.readDir("/proc/self/fd")) {
     if (_inode(Number(name)) === inode) return Number(name);
   }
   return -1;
@@ -324,7 +322,7 @@ let _placeholders = 0;
  */
 export function placeholderFor(address: Address): Address {
   if (address.transport === "tcp") return { transport: "tcp", hostname: "127.0.0.1", port: 0 };
-  return { transport: "unix", path: `${tmpdir()}/corral-adopt-${process.pid}-${++_placeholders}.sock` };
+  return { transport: "unix", path: `${sys.tmpdir()}/corral-adopt-${sys.pid}-${++_placeholders}.sock` };
 }
 
 /**
@@ -339,7 +337,7 @@ export function adoptAt(libc: LibcCalls, placeholder: Address, fd: number): numb
     if (at < 0) throw new Error("the runtime's listener was not found in /proc");
     adoptListener(libc, at, fd);
   } finally {
-    if (placeholder.transport === "unix") rmSync(placeholder.path, { force: true });
+    if (placeholder.transport === "unix") sys.remove(placeholder.path);
   }
   return at;
 }

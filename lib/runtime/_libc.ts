@@ -9,8 +9,7 @@
  * socket logic here is shared. Linux only, as systemd is.
  * @module
  */
-import { constants } from "node:os";
-import { AF_UNIX, MSG_DONTWAIT, MSG_NOSIGNAL, SOCK_CLOEXEC, SOCK_DGRAM } from "./_linux.ts";
+import { AF_UNIX, ERRNO_NAMES, MSG_DONTWAIT, MSG_NOSIGNAL, SOCK_CLOEXEC, SOCK_DGRAM } from "./_linux.ts";
 
 /** The libc symbols used, in the FFI type names both runtimes share. */
 export const LIBC_SYMBOLS = {
@@ -81,9 +80,9 @@ export interface UnixDatagram {
   close(): void;
 }
 
-function _errnoName(n: number): string {
-  const name = Object.entries(constants.errno).find(([, v]) => v === n)?.[0];
-  return name ?? `errno ${n}`;
+/** `EADDRINUSE` for 98: the name of an errno, else `errno N`. */
+export function errnoName(n: number): string {
+  return ERRNO_NAMES[n] ?? `errno ${n}`;
 }
 
 /** A `struct sockaddr_un` for `path`; a leading `@` means the abstract namespace, as systemd writes it. */
@@ -100,7 +99,7 @@ export function sockaddrUn(path: string): { addr: Uint8Array; length: number } {
 
 /** Opens a datagram socket, bound to `bindPath` when given (to receive). */
 export function openUnixDatagram(libc: LibcCalls, bindPath?: string): UnixDatagram {
-  const fail = (what: string) => new Error(`${what} failed: ${_errnoName(libc.errno())}`);
+  const fail = (what: string) => new Error(`${what} failed: ${errnoName(libc.errno())}`);
   const fd = libc.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw fail("socket(AF_UNIX, SOCK_DGRAM)");
   if (bindPath !== undefined) {

@@ -19,3 +19,38 @@ export const SO_ACCEPTCONN = 30;
 export const MSG_DONTWAIT = 0x40;
 export const MSG_NOSIGNAL = 0x4000;
 export const SHUT_RDWR = 2;
+
+/** The names of the errors a socket or file call can end with (asm-generic numbers: x86-64 and arm64). */
+export const ERRNO_NAMES: Readonly<Record<number, string>> = {
+  1: "EPERM",
+  2: "ENOENT",
+  4: "EINTR",
+  9: "EBADF",
+  11: "EAGAIN",
+  12: "ENOMEM",
+  13: "EACCES",
+  14: "EFAULT",
+  17: "EEXIST",
+  20: "ENOTDIR",
+  22: "EINVAL",
+  23: "ENFILE",
+  24: "EMFILE",
+  28: "ENOSPC",
+  32: "EPIPE",
+  36: "ENAMETOOLONG",
+  88: "ENOTSOCK",
+  91: "EPROTOTYPE",
+  92: "ENOPROTOOPT",
+  93: "EPROTONOSUPPORT",
+  95: "EOPNOTSUPP",
+  97: "EAFNOSUPPORT",
+  98: "EADDRINUSE",
+  99: "EADDRNOTAVAIL",
+  103: "ECONNABORTED",
+  104: "ECONNRESET",
+  105: "ENOBUFS",
+  106: "EISCONN",
+  107: "ENOTCONN",
+  110: "ETIMEDOUT",
+  111: "ECONNREFUSED",
+};

@@ -3,7 +3,7 @@
  * the file is created here, the clock is libc's CLOCK_MONOTONIC.
  * @module
  */
-import { writeFileSync } from "node:fs";
+import { sys } from "./sys.ts";
 import { type LibcCalls, monotonicMicros } from "./_libc.ts";
 import type { SharedMemory } from "./types.ts";
 
@@ -15,7 +15,7 @@ export function sharedMemoryOf(libc: LibcCalls | null, mapFile: MapFile): Shared
   if (libc === null) return null;
   return {
     map(path, bytes) {
-      writeFileSync(path, new Uint8Array(bytes), { mode: 0o600 });
+      sys.writeFile(path, new Uint8Array(bytes), 0o600);
       return mapFile(path, bytes);
     },
     monotonicMs: () => Number(monotonicMicros(libc)) / 1000,

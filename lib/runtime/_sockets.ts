@@ -21,7 +21,7 @@
  * Closing idle and slow connections is runtime/_watcher.ts's.
  * @module
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { sys } from "./sys.ts";
 import type { LibcCalls } from "./_libc.ts";
 import { TCP_ESTABLISHED, TcpProbe } from "./_tcp_info.ts";
 import { AF_INET, SO_ACCEPTCONN, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET } from "./_linux.ts";
@@ -33,7 +33,7 @@ import { AF_INET, SO_ACCEPTCONN, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOL_S
  */
 export function tcpMigrateReq(): number | null {
   try {
-    return Number(readFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "utf8").trim());
+    return Number(sys.readText("/proc/sys/net/ipv4/tcp_migrate_req").trim());
   } catch {
     return null;
   }
@@ -50,7 +50,7 @@ function _portFds(libc: LibcCalls, port: number): { fd: number; listening: boole
   const found: { fd: number; listening: boolean }[] = [];
   const flag = new Uint8Array(4);
   const flagLength = new Uint8Array(4);
-  for (const name of readdirSync("/proc/self/fd")) {
+  for (const name of sys.readDir("/proc/self/fd")) {
     const fd = Number(name);
     if (probe.localPort(fd) !== port) continue;
     new DataView(flagLength.buffer).setUint32(0, 4, true);

@@ -21,8 +21,7 @@
  * the connection as if the client had.
  * @module
  */
-import { readdirSync } from "node:fs";
-import { setImmediate } from "node:timers";
+import { sys } from "./sys.ts";
 import type { LibcCalls } from "./_libc.ts";
 import {
   type Exchange,
@@ -161,7 +160,7 @@ export class ConnectionWatcher {
    */
   async look(late = false, ahead = 0): Promise<ClosedConnections> {
     const perServer = new Map<WatchOptions, _Counts>();
-    const listed = this.#looks++ % LIST_EVERY === 0 ? readdirSync("/proc/self/fd").map(Number) : null;
+    const listed = this.#looks++ % LIST_EVERY === 0 ? sys.readDir("/proc/self/fd").map(Number) : null;
     // Probing: up to the highest known, and on while new ones come (see LIST_EVERY).
     const known = this.#top;
     let index = 0;
@@ -273,7 +272,7 @@ export class ConnectionWatcher {
 }
 
 function _yield(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+  return new Promise((resolve) => sys.setImmediate(resolve));
 }
 
 function _counts(perServer: Map<WatchOptions, _Counts>, server: WatchOptions): _Counts {

@@ -2,12 +2,10 @@
  * Loads the app module and finds its fetch handler.
  * @module
  */
-import { existsSync } from "node:fs";
-import { isAbsolute, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import type { AppSpec } from "../config/config.ts";
 import { AppLoadError, describeError, describeImportFailure } from "../errors.ts";
 import { type ErrorHandler, type Handler, runtime } from "../runtime/mod.ts";
+import { sys } from "../runtime/sys.ts";
 
 /** What an app module may export: a handler object or a handler function. */
 export type App = Handler | { fetch: Handler };
@@ -63,7 +61,20 @@ export function builtinApp(app: BuiltinApp): App {
 export function resolveModule(module: string, cwd: string): string {
   // A scheme of two letters or more: `C:\app.ts` is a path, `https://` a URL.
   if (/^[a-z][a-z0-9+.-]+:/i.test(module)) return module;
-  return pathToFileURL(isAbsolute(module) ? module : resolve(cwd, module)).href;
+  return _fileUrl(module.startsWith("/") ? module : `${cwd.replace(/\/+$/, "")}/${module}`);
+}
+
+/**
+ * The file URL of an absolute path, escaped as node:url's pathToFileURL
+ * escapes it (a worker imports no `node:` module, see lib/runtime/sys.ts):
+ * the pathname setter resolves `.` and `..` and escapes what a URL's path
+ * must; `%`, `\` and the control characters it would drop are escaped first.
+ */
+function _fileUrl(path: string): string {
+  const url = new URL("file:///");
+  url.pathname = path.replace(/%/g, "%25").replace(/\\/g, "%5C").replace(/\n/g, "%0A").replace(/\r/g, "%0D")
+    .replace(/\t/g, "%09");
+  return url.href;
 }
 
 function _kind(value: unknown): string {
@@ -132,7 +143,7 @@ export async function loadApp(spec: AppSpec, cwd: string): Promise<LoadedApp> {
   const specifier = resolveModule(spec.module, cwd);
   if (specifier.startsWith("file:")) {
     const path = new URL(specifier).pathname;
-    if (!existsSync(decodeURIComponent(path))) throw fail(`module not found at ${decodeURIComponent(path)}`);
+    if (!sys.exists(decodeURIComponent(path))) throw fail(`module not found at ${decodeURIComponent(path)}`);
   }
   let mod: Record<string, unknown>;
   try {

@@ -5,7 +5,7 @@
  * by itself when the master is gone (its stdin ends, even after a SIGKILL).
  * @module
  */
-import process from "node:process";
+import { sys, writeAllSync } from "../runtime/sys.ts";
 import type { Hooks } from "../config/hooks.ts";
 import { CorralError, describeError, ExitCode } from "../errors.ts";
 import { IpcClient, type WorkerBoot } from "../ipc.ts";
@@ -42,7 +42,7 @@ export async function runWorker(rt: Runtime, app?: App, hooks?: Hooks): Promise<
     ipc = await IpcClient.connect(boot.ipcPath);
   } catch (err) {
     // No channel to report through: say it on stderr, once.
-    process.stderr.write(`corral: worker ${process.pid} cannot reach the master: ${describeError(err)}\n`);
+    writeAllSync(sys.stderr, `corral: worker ${sys.pid} cannot reach the master: ${describeError(err)}\n`);
     return rt.exit(ExitCode.WORKER_BOOT_ERROR);
   }
   ipc.unref();
@@ -61,12 +61,12 @@ export async function runWorker(rt: Runtime, app?: App, hooks?: Hooks): Promise<
   } catch (err) {
     const code = err instanceof CorralError ? err.exitCode : ExitCode.WORKER_BOOT_ERROR;
     const message = err instanceof CorralError ? err.message : `Worker failed to boot: ${describeError(err)}`;
-    await ipc.send({ type: "boot_error", pid: process.pid, code, message });
+    await ipc.send({ type: "boot_error", pid: sys.pid, code, message });
     rt.exit(code);
   }
   await ipc.send({
     type: "ready",
-    pid: process.pid,
+    pid: sys.pid,
     ...(worker.sharesWatchdog ? { sharesWatchdog: true } : {}),
   });
 
@@ -75,6 +75,6 @@ export async function runWorker(rt: Runtime, app?: App, hooks?: Hooks): Promise<
     const next = await input.next();
     if (next.done) break;
   }
-  logger("worker").warning("Master is gone; worker {pid} stops", { pid: process.pid });
+  logger("worker").warning("Master is gone; worker {pid} stops", { pid: sys.pid });
   await worker.stop(Math.min(ORPHAN_GRACE_MS, state.gracefulMs), false);
 }

@@ -10,7 +10,7 @@
  * arrived a moment ago. Never a message per request.
  * @module
  */
-import process from "node:process";
+import { sys } from "../runtime/sys.ts";
 import type { ServeInfo } from "../runtime/types.ts";
 import { statusOf } from "./front/_responses.ts";
 import {
@@ -92,7 +92,7 @@ export class Watchdog {
     this.#f64[AT_TICK] = this.#origin + performance.now();
     this.#f64[AT_REQUESTS] = this.requests;
     if (this.#ticks++ % 4 === 0) {
-      const memory = process.memoryUsage();
+      const memory = sys.memory();
       this.#f64[AT_HEAP] = memory.heapUsed;
       this.#f64[AT_RSS] = memory.rss;
     }

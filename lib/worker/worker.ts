@@ -3,7 +3,7 @@
  * stops (the process around it is lib/worker/main.ts).
  * @module
  */
-import process from "node:process";
+import { sys } from "../runtime/sys.ts";
 import { type App, loadApp, type LoadedApp, ownedKeyWarnings, toApp } from "./app_loader.ts";
 import { formatAddress } from "../address.ts";
 import { describeError, ExitCode } from "../errors.ts";
@@ -106,14 +106,14 @@ export class Worker {
   }
 
   get #info() {
-    return { pid: process.pid, age: this.#boot.age };
+    return { pid: sys.pid, age: this.#boot.age };
   }
 
   /** Loads the app and starts a server on every address. */
   async boot(app: App | undefined): Promise<void> {
     const { settings } = this.#boot;
-    process.chdir(settings.chdir);
-    const loaded = app ? toApp(app) : await loadApp(this.#boot.app, process.cwd());
+    sys.chdir(settings.chdir);
+    const loaded = app ? toApp(app) : await loadApp(this.#boot.app, sys.cwd());
     for (const warning of ownedKeyWarnings(loaded.exported)) this.#log.warning(warning);
     await callHook(this.#hooks, "postWorkerInit", this.#info);
     const tls = readTls(settings);
@@ -164,7 +164,7 @@ export class Worker {
     if (this.#stopping) return;
     this.#log.fatal("The server at {where} stopped serving; worker {pid} exits so that it is replaced", {
       where,
-      pid: process.pid,
+      pid: sys.pid,
     });
     this.#rt.exit(ExitCode.ERROR);
   }
@@ -255,7 +255,7 @@ export class Worker {
       const slot = watchdog.begin(request, startedAt);
       const id = inFlight.add(request, info);
       if (watchdog.requests === limit) {
-        this.#ipc.send({ type: "retire", pid: process.pid, requests: limit });
+        this.#ipc.send({ type: "retire", pid: sys.pid, requests: limit });
       }
       let response;
       try {
@@ -285,7 +285,7 @@ export class Worker {
     startHeartbeat({
       watchdog,
       ipcPath: this.#boot.ipcPath,
-      pid: process.pid,
+      pid: sys.pid,
       intervalMs: heartbeatInterval(this.#boot.settings.timeout),
       send: (message) => this.#ipc.send(message),
     });
@@ -357,7 +357,7 @@ export class Worker {
     if (this.#stopping) return;
     this.#stopping = true;
     const stopAt = Date.now();
-    this.#log.info("Worker exiting (pid: {pid})", { pid: process.pid });
+    this.#log.info("Worker exiting (pid: {pid})", { pid: sys.pid });
     setTimeout(() => this.#rt.exit(ExitCode.OK), timeoutMs);
     await callHook(this.#hooks, "workerExit", this.#info);
     if (drain) {

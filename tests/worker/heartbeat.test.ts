@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Heartbeat, WorkerMessage } from "../../lib/ipc.ts";
-import { IpcServer } from "../../lib/ipc.ts";
+import { IpcServer } from "../../lib/master/ipc_server.ts";
 import { type Heartbeats, startHeartbeat, threadUrl } from "../../lib/worker/heartbeat.ts";
 import { Watchdog } from "../../lib/worker/watchdog.ts";
 import { ROOT, RUNTIME, waitFor } from "../_helpers/corral.ts";

@@ -15,4 +15,13 @@ describe("a worker's module graph", () => {
       assert.deepEqual(master, [], `${entry}: a worker loads these`);
     }
   });
+
+  test("a worker on Deno imports no node: module and no npm package (Deno's Node layer: 6 MiB a worker)", () => {
+    // The Deno side of the seam: lib/runtime/mod.ts and sys.ts import their runtime's module only.
+    const seam = ["lib/runtime/deno.ts", "lib/runtime/_sys_deno.ts"];
+    for (const entry of ["cli.ts", "lib/worker/main.ts"]) {
+      const { external } = staticGraph([entry, "lib/worker/main.ts", ...seam]);
+      assert.deepEqual(external, [], `${entry}: a Deno worker imports these`);
+    }
+  });
 });

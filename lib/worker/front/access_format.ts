@@ -3,7 +3,7 @@
  * once into a function from one request to one line.
  * @module
  */
-import process from "node:process";
+import { sys } from "../../runtime/sys.ts";
 import type { RemoteAddr, ServeInfo } from "../../runtime/types.ts";
 import { asciiJson, escapeLogValue } from "./log_escape.ts";
 
@@ -236,7 +236,7 @@ function _expression(name: string): string {
 }
 
 function _jsonLine(): (r: AccessRecord) => string {
-  const pid = process.pid;
+  const pid = sys.pid;
   return (r) => {
     const target = requestTarget(r.request.url);
     const q = target.indexOf("?");
@@ -302,7 +302,7 @@ export function compileAccessFormat(format: string): AccessFormat {
   literal += format.slice(last);
   if (literal !== "") parts.push(JSON.stringify(literal));
   const body = `return (r) => "" + ${parts.length > 0 ? parts.join(" + ") : '""'};`;
-  const line = new Function("H", "E", "P", body)(_HELPERS, escapeLogValue, `<${process.pid}>`) as (
+  const line = new Function("H", "E", "P", body)(_HELPERS, escapeLogValue, `<${sys.pid}>`) as (
     r: AccessRecord,
   ) => string;
   return { line, timed, peer, fields: [...fields] };

@@ -1,0 +1,67 @@
+/** {@link Sys} on Deno's own APIs: no `node:` module (see sys.ts). */
+import type { Sink, Sys, UnixStream } from "./sys.ts";
+
+const _ARCH: Record<string, string> = { x86_64: "x64", aarch64: "arm64" };
+
+function _sink(
+  file: { writeSync(b: Uint8Array): number; write(b: Uint8Array): Promise<number> },
+  close = () => {},
+): Sink {
+  return { writeSync: (bytes) => file.writeSync(bytes), write: (bytes) => file.write(bytes), close };
+}
+
+async function _connectUnix(path: string): Promise<UnixStream> {
+  const conn = await Deno.connect({ transport: "unix", path });
+  // One write at a time, as node:net queues them: a partial write is never interleaved with the next.
+  let tail: Promise<void> = Promise.resolve();
+  return {
+    write(bytes) {
+      const written = tail.then(async () => {
+        for (let offset = 0; offset < bytes.length;) offset += await conn.write(bytes.subarray(offset));
+      });
+      tail = written.catch(() => {});
+      return written;
+    },
+    unref: () => conn.unref(),
+  };
+}
+
+/** Deno's {@link Sys}. */
+export const denoSys: Sys = {
+  pid: Deno.pid,
+  arch: _ARCH[Deno.build.arch] ?? Deno.build.arch,
+  tmpdir: () => Deno.env.get("TMPDIR") || "/tmp",
+  cwd: () => Deno.cwd(),
+  chdir: (path) => Deno.chdir(path),
+  memory() {
+    const { rss, heapUsed } = Deno.memoryUsage();
+    return { rss, heapUsed };
+  },
+  readDir: (path) => Array.from(Deno.readDirSync(path), (entry) => entry.name),
+  readLink: (path) => Deno.readLinkSync(path),
+  readText: (path) => Deno.readTextFileSync(path),
+  exists(path) {
+    try {
+      Deno.statSync(path);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  remove(path) {
+    try {
+      Deno.removeSync(path);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  },
+  writeFile: (path, data, mode) => Deno.writeFileSync(path, data, { mode }),
+  openAppend(path) {
+    const file = Deno.openSync(path, { append: true, create: true });
+    return _sink(file, () => file.close());
+  },
+  stdout: _sink(Deno.stdout),
+  stderr: _sink(Deno.stderr),
+  connectUnix: _connectUnix,
+  setImmediate: (fn) => void setTimeout(fn, 0),
+};

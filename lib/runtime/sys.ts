@@ -1,0 +1,67 @@
+/**
+ * The process, file and socket calls that code shared by the master, the
+ * workers and both runtimes makes, each runtime's own way. On Deno they
+ * are Deno's own APIs: a single `node:` import (or the `process` global,
+ * or an npm package) starts Deno's Node compatibility layer, 6 MiB more in
+ * every worker (measured: docs/BENCHMARKS.md, "Issue #17, later"). On Bun,
+ * whose Node APIs are native, they are `node:` modules.
+ * @module
+ */
+
+/** Where bytes are written: a file opened for appending, stdout or stderr. */
+export interface Sink {
+  /** Writes some of `bytes` now; returns how many. */
+  writeSync(bytes: Uint8Array): number;
+  /** Writes some of `bytes` in the background; resolves with how many. */
+  write(bytes: Uint8Array): Promise<number>;
+  /** Closes a file (never stdout or stderr). */
+  close(): void;
+}
+
+/** A connected unix stream socket, written to only. */
+export interface UnixStream {
+  /** Writes all of `bytes`; resolves once the kernel has them; rejects when the peer is gone. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Keeps the connection from holding the event loop open. */
+  unref(): void;
+}
+
+/** See the module's text. Errors thrown by the file calls carry Node's `code` (`ENOENT`, `EACCES`...). */
+export interface Sys {
+  readonly pid: number;
+  /** The CPU architecture as Node names it: `x64`, `arm64`... */
+  readonly arch: string;
+  tmpdir(): string;
+  cwd(): string;
+  chdir(path: string): void;
+  /** Resident memory and the JavaScript heap in use, bytes. */
+  memory(): { rss: number; heapUsed: number };
+  readDir(path: string): string[];
+  readLink(path: string): string;
+  readText(path: string): string;
+  exists(path: string): boolean;
+  /** Removes a file; nothing if there is none. */
+  remove(path: string): void;
+  /** Creates or truncates a file with `mode` and writes `data` to it. */
+  writeFile(path: string, data: Uint8Array, mode: number): void;
+  /** Opens `path` for appending, creating it (0666 less the umask). */
+  openAppend(path: string): Sink;
+  readonly stdout: Sink;
+  readonly stderr: Sink;
+  connectUnix(path: string): Promise<UnixStream>;
+  /** Runs `fn` once the event loop has served what is waiting (I/O, timers). */
+  setImmediate(fn: () => void): void;
+}
+
+/** This runtime's {@link Sys}. */
+export const sys: Sys = "Deno" in globalThis
+  ? (await import("./_sys_deno.ts")).denoSys
+  : (await import("./_sys_node.ts")).nodeSys;
+
+const _encoder = new TextEncoder();
+
+/** Writes all of `text` to `sink` now; an error (a closed stream, a full disk) is thrown. */
+export function writeAllSync(sink: Sink, text: string | Uint8Array): void {
+  const bytes = typeof text === "string" ? _encoder.encode(text) : text;
+  for (let offset = 0; offset < bytes.length;) offset += sink.writeSync(bytes.subarray(offset));
+}
