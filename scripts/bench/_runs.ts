@@ -174,7 +174,10 @@ function _memory(spec: Spec, server: Server, pids: Iterable<number>) {
     return { serverKiB: root.rss, masterKiB: NaN, serverPrivateKiB: root.own, masterPrivateKiB: NaN };
   }
   const workers = [...pids].filter((pid) => pid !== server.pid).map(of).filter((w) => Number.isFinite(w.rss));
-  const largest = workers.reduce((a, b) => (b.rss > a.rss ? b : a), { rss: NaN, own: NaN });
+  const largest = workers.reduce((a, b) => (Number.isNaN(a.rss) || b.rss > a.rss ? b : a), {
+    rss: NaN,
+    own: NaN,
+  });
   const master = of(server.pid);
   return {
     serverKiB: largest.rss,
