@@ -44,6 +44,8 @@ export interface Sample extends WrkResult {
   readonly firstResponseMs: number;
   readonly rssMasterKiB: number;
   readonly rssWorkersKiB: readonly number[];
+  /** Private memory of every process of the server, summed (see treeRss). */
+  readonly privateKiB: number;
   /** CPU time on the benchmark's cores used by other programs, in % of one core. */
   readonly otherLoad: number;
 }
@@ -99,6 +101,7 @@ export async function measure(
       firstResponseMs,
       rssMasterKiB: rss.master,
       rssWorkersKiB: rss.workers,
+      privateKiB: rss.privateTotal,
       otherLoad: elapsed > 0 ? Math.max(0, other) / elapsed * 100 : 0,
     };
   } finally {

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { get } from "./_http.ts";
 import type { Launch } from "./_peers_catalog.ts";
 import { ROOT } from "./_options.ts";
-import { Server, treePids, which } from "./_proc.ts";
+import { privateKiB, Server, treePids, which } from "./_proc.ts";
 
 /** Which cores a server and its load generator run on. */
 export interface Layout {
@@ -89,8 +89,14 @@ export function rssKiB(pid: number): number {
   }
 }
 
-/** RSS of the server's first process (the master) and of each of its descendants, in KiB. */
-export function treeRss(root: number): { master: number; workers: number[] } {
-  const others = treePids(root).filter((pid) => pid !== root);
-  return { master: rssKiB(root), workers: others.map(rssKiB).sort((a, b) => a - b) };
+/**
+ * RSS of the server's first process (the master) and of each of its
+ * descendants, and the private memory of them all (what the whole server
+ * costs the machine beyond the pages its processes share), in KiB.
+ */
+export function treeRss(root: number): { master: number; workers: number[]; privateTotal: number } {
+  const pids = treePids(root);
+  const others = pids.filter((pid) => pid !== root);
+  const privateTotal = pids.map(privateKiB).filter(Number.isFinite).reduce((a, b) => a + b, 0);
+  return { master: rssKiB(root), workers: others.map(rssKiB).sort((a, b) => a - b), privateTotal };
 }
