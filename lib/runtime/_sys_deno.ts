@@ -26,42 +26,44 @@ async function _connectUnix(path: string): Promise<UnixStream> {
   };
 }
 
-/** Deno's {@link Sys}. */
-export const denoSys: Sys = {
-  pid: Deno.pid,
-  arch: _ARCH[Deno.build.arch] ?? Deno.build.arch,
-  tmpdir: () => Deno.env.get("TMPDIR") || "/tmp",
-  cwd: () => Deno.cwd(),
-  chdir: (path) => Deno.chdir(path),
-  memory() {
-    const { rss, heapUsed } = Deno.memoryUsage();
-    return { rss, heapUsed };
-  },
-  readDir: (path) => Array.from(Deno.readDirSync(path), (entry) => entry.name),
-  readLink: (path) => Deno.readLinkSync(path),
-  readText: (path) => Deno.readTextFileSync(path),
-  exists(path) {
-    try {
-      Deno.statSync(path);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  remove(path) {
-    try {
-      Deno.removeSync(path);
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-    }
-  },
-  writeFile: (path, data, mode) => Deno.writeFileSync(path, data, { mode }),
-  openAppend(path) {
-    const file = Deno.openSync(path, { append: true, create: true });
-    return _sink(file, () => file.close());
-  },
-  stdout: _sink(Deno.stdout),
-  stderr: _sink(Deno.stderr),
-  connectUnix: _connectUnix,
-  setImmediate: (fn) => void setTimeout(fn, 0),
-};
+/** Deno's {@link Sys}; only called on Deno (this file is loaded on Bun too). */
+export function denoSys(): Sys {
+  return {
+    pid: Deno.pid,
+    arch: _ARCH[Deno.build.arch] ?? Deno.build.arch,
+    tmpdir: () => Deno.env.get("TMPDIR") || "/tmp",
+    cwd: () => Deno.cwd(),
+    chdir: (path) => Deno.chdir(path),
+    memory() {
+      const { rss, heapUsed } = Deno.memoryUsage();
+      return { rss, heapUsed };
+    },
+    readDir: (path) => Array.from(Deno.readDirSync(path), (entry) => entry.name),
+    readLink: (path) => Deno.readLinkSync(path),
+    readText: (path) => Deno.readTextFileSync(path),
+    exists(path) {
+      try {
+        Deno.statSync(path);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    remove(path) {
+      try {
+        Deno.removeSync(path);
+      } catch (err) {
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
+      }
+    },
+    writeFile: (path, data, mode) => Deno.writeFileSync(path, data, { mode }),
+    openAppend(path) {
+      const file = Deno.openSync(path, { append: true, create: true });
+      return _sink(file, () => file.close());
+    },
+    stdout: _sink(Deno.stdout),
+    stderr: _sink(Deno.stderr),
+    connectUnix: _connectUnix,
+    setImmediate: (fn) => void setTimeout(fn, 0),
+  };
+}

@@ -7,6 +7,8 @@
  * whose Node APIs are native, they are `node:` modules.
  * @module
  */
+import { denoSys } from "./_sys_deno.ts";
+import { nodeSys } from "./_sys_node.ts";
 
 /** Where bytes are written: a file opened for appending, stdout or stderr. */
 export interface Sink {
@@ -53,10 +55,13 @@ export interface Sys {
   setImmediate(fn: () => void): void;
 }
 
-/** This runtime's {@link Sys}. */
-export const sys: Sys = "Deno" in globalThis
-  ? (await import("./_sys_deno.ts")).denoSys
-  : (await import("./_sys_node.ts")).nodeSys;
+/**
+ * This runtime's {@link Sys}. Both sides are imported, and only this
+ * runtime's is built: neither imports a `node:` module, and a dynamic
+ * import here (a top-level await) kept a Bun worker thread from starting
+ * while its parent's loop was blocked (tests/worker/heartbeat.test.ts).
+ */
+export const sys: Sys = "Deno" in globalThis ? denoSys() : nodeSys();
 
 const _encoder = new TextEncoder();
 
