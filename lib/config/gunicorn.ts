@@ -84,7 +84,7 @@ export const GUNICORN_ONLY: readonly GunicornOnly[] = [
   {
     name: "logger_class",
     flag: "--logger-class",
-    why: "the logs are LogTape's; --log-format json for machines",
+    why: "corral writes its own lines (through LogTape in the master); --log-format json for machines",
   },
   { name: "logconfig", flag: "--log-config", why: "Python logging configuration; see --log-format" },
   { name: "logconfig_dict", why: "Python logging configuration; see --log-format" },
