@@ -31,7 +31,14 @@ export function denoSys(): Sys {
   return {
     pid: Deno.pid,
     arch: _ARCH[Deno.build.arch] ?? Deno.build.arch,
-    tmpdir: () => Deno.env.get("TMPDIR") || "/tmp",
+    tmpdir() {
+      // As node:os's tmpdir(); without --allow-env, the default.
+      try {
+        const dir = Deno.env.get("TMPDIR") || Deno.env.get("TMP") || Deno.env.get("TEMP");
+        if (dir) return dir.length > 1 && dir.endsWith("/") ? dir.slice(0, -1) : dir;
+      } catch { /* not allowed to read the environment */ }
+      return "/tmp";
+    },
     cwd: () => Deno.cwd(),
     chdir: (path) => Deno.chdir(path),
     memory() {
