@@ -286,15 +286,17 @@ export function routeLogs(emit: Emit | null): void {
   _emit = emit ?? _direct;
 }
 
-/** The sink {@link setupLogging} writes records with: formatted, written at once. */
-export function errorLogSink(): (record: LogRecord) => void {
-  return (record) => _sink?.(record);
+/** The error log {@link setupLogging} set up: where records are written, and the least severe one logged. */
+export interface ErrorLog {
+  readonly sink: (record: LogRecord) => void;
+  readonly lowestLevel: LogLevel;
 }
 
 /**
  * Configures the error log for this process: a level name alone keeps
  * text lines on stderr. Lines are written synchronously so that the last
- * ones before an exit are never lost.
+ * ones before an exit are never lost. Returns it, for the master to hand
+ * to LogTape (lib/master/logging.ts).
  *
  * @example
  * ```ts
@@ -302,7 +304,7 @@ export function errorLogSink(): (record: LogRecord) => void {
  * ```
  * @throws {BootError} when the error log file cannot be opened.
  */
-export function setupLogging(options: LogLevelName | LoggingOptions): void {
+export function setupLogging(options: LogLevelName | LoggingOptions): ErrorLog {
   const o: LoggingOptions = typeof options === "string" ? { logLevel: options } : options;
   const path = o.errorLogfile ?? "-";
   if (_errorLog?.path !== path) {
@@ -313,8 +315,10 @@ export function setupLogging(options: LogLevelName | LoggingOptions): void {
   const file = _errorLog;
   const worker = o.worker ?? null;
   const format = o.logFormat === "json" ? (r: LogRecord) => formatJsonRecord(r, worker) : formatRecord;
-  _sink = (record: LogRecord) => file.writeSync(format(record));
-  _lowest = _ORDER[_LEVELS[o.logLevel]];
+  const sink = _sink = (record: LogRecord) => file.writeSync(format(record));
+  const lowestLevel = _LEVELS[o.logLevel];
+  _lowest = _ORDER[lowestLevel];
+  return { sink, lowestLevel };
 }
 
 /** What a part of corral logs with; LogTape's methods of the same names. */
@@ -345,9 +349,4 @@ export function logger(name: string): Logger {
     _loggers.set(name, log);
   }
   return log;
-}
-
-/** LogTape's level for a `--log-level` name (`critical` is `fatal`). */
-export function logLevelOf(name: LogLevelName): LogLevel {
-  return _LEVELS[name];
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import { configureSync, getLogger } from "../runtime/logtape.ts";
-import { errorLogSink, type LoggingOptions, logLevelOf, routeLogs, setupLogging } from "../log.ts";
+import { type LoggingOptions, routeLogs, setupLogging } from "../log.ts";
 import type { LogLevelName } from "../config/settings.ts";
 
 /**
@@ -14,16 +14,12 @@ import type { LogLevelName } from "../config/settings.ts";
  * @throws {BootError} when the error log file cannot be opened.
  */
 export function setupMasterLogging(options: LogLevelName | LoggingOptions): void {
-  setupLogging(options);
+  const { sink, lowestLevel } = setupLogging(options);
   configureSync({
     reset: true,
-    sinks: { errorLog: errorLogSink() },
+    sinks: { errorLog: sink },
     loggers: [
-      {
-        category: ["corral"],
-        lowestLevel: logLevelOf(typeof options === "string" ? options : options.logLevel),
-        sinks: ["errorLog"],
-      },
+      { category: ["corral"], lowestLevel, sinks: ["errorLog"] },
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["errorLog"] },
     ],
   });
