@@ -19,11 +19,21 @@ export type RuntimeName = "deno" | "bun";
 export type TableName = "tcp" | "unix";
 
 /** A row of the TCP table, as `--variants` names it. */
-export type VariantName = "bare" | "serve" | "defaults" | "gunicorn" | "log" | "front-off" | "none" | "proxy";
+export type VariantName =
+  | "bare"
+  | "again"
+  | "serve"
+  | "defaults"
+  | "gunicorn"
+  | "log"
+  | "front-off"
+  | "none"
+  | "proxy";
 
 /** Every variant, in the table's order. */
 export const VARIANTS: readonly VariantName[] = [
   "bare",
+  "again",
   "serve",
   "defaults",
   "gunicorn",
@@ -42,9 +52,11 @@ export const USAGE = `Usage: scripts/bench/main.ts [OPTIONS]
       --runtimes LIST        deno,bun (default both)
       --tables LIST          tcp,unix (default both)
       --workloads LIST       the TCP table's apps: hello,hono (default both)
-      --variants LIST        the TCP table's rows: bare,serve,defaults,gunicorn,log,front-off,none,proxy
-                             (default all; serve is deno serve --parallel, Deno only; gunicorn is the
-                             defaults with Gunicorn's field limits, 100 fields of 8190 bytes at most)
+      --variants LIST        the TCP table's rows: bare,again,serve,defaults,gunicorn,log,front-off,none,proxy
+                             (default all; again is the bare server a second time, the A/A control
+                             that shows the run's noise; serve is deno serve --parallel, Deno only;
+                             gunicorn is the defaults with Gunicorn's field limits, 100 fields of
+                             8190 bytes at most)
       --client RUNTIME       runtime of the unix-table load client (default bun, else deno)
       --corral-args=ARGS     extra corral flags, split on spaces: --corral-args="--timeout 0"
       --max-other-load PCT   measure a run again when other programs used more than this

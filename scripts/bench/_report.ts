@@ -4,7 +4,7 @@
  * @module
  */
 import type { Sample, Spec } from "./_runs.ts";
-import { fixed, int, median, spread } from "./_table.ts";
+import { fixed, int, median, quartiles, spread } from "./_table.ts";
 
 const _rps = (samples: readonly Sample[]) => median(samples.map((s) => s.requests / s.seconds));
 
@@ -67,26 +67,47 @@ export function row(spec: Spec, samples: readonly Sample[], base: readonly Sampl
 }
 
 /**
- * The median over rounds of `a`'s figure ÷ `b`'s in the same round: the
- * two ran back to back, so drift of the machine between rounds cancels
- * out (measured here: single runs of one server vary by ±10%).
+ * `a`'s figure ÷ `b`'s, round by round: the two ran back to back, so drift
+ * of the machine between rounds cancels out (measured here: single runs of
+ * one server vary by ±10%).
  */
-export function paired(a: readonly Sample[], b: readonly Sample[], figure: (s: Sample) => number): number {
+export function pairedRatios(
+  a: readonly Sample[],
+  b: readonly Sample[],
+  figure: (s: Sample) => number,
+): number[] {
   const n = Math.min(a.length, b.length);
-  return median(Array.from({ length: n }, (_, i) => figure(a[i] as Sample) / figure(b[i] as Sample)));
+  return Array.from({ length: n }, (_, i) => figure(a[i] as Sample) / figure(b[i] as Sample));
+}
+
+/** The median over rounds of {@link pairedRatios}. */
+export function paired(a: readonly Sample[], b: readonly Sample[], figure: (s: Sample) => number): number {
+  return median(pairedRatios(a, b, figure));
+}
+
+/**
+ * Judges a median ratio against `target`, with the rounds' middle half
+ * `[low, high]`: when the target lies inside it, the run cannot tell, and
+ * the verdict says so beside met or MISSED.
+ */
+export function judge(ratio: number, [low, high]: readonly [number, number], target: number): string {
+  const verdict = ratio >= target ? "met" : "MISSED";
+  return low < target && target <= high ? `${verdict}, within this run's noise` : verdict;
 }
 
 /**
  * A line comparing `a` with `b`: in requests per CPU-second (what a loaded
  * machine gets out of each core, whatever else runs on it), which the
- * target judges, and in req/s; paired round by round.
+ * target judges, with the middle half of the rounds' own ratios; and in
+ * req/s. Paired round by round.
  */
 export function verdict(what: string, a: readonly Sample[], b: readonly Sample[], target?: number): string {
   if (a.length === 0 || b.length === 0) return `${what}: not measured`;
-  const perCore = paired(a, b, (s) => 1 / s.cpuUsPerRequest);
+  const perCores = pairedRatios(a, b, (s) => 1 / s.cpuUsPerRequest);
+  const perCore = median(perCores);
+  const range = quartiles(perCores);
   const ratio = paired(a, b, (s) => s.requests / s.seconds);
-  const judged = target === undefined
-    ? ""
-    : ` (target ≥ ${target}×): ${perCore >= target ? "met" : "MISSED"}`;
-  return `${what}: ${fixed(perCore, 3)}× in requests per CPU-second, ${fixed(ratio, 3)}× in req/s${judged}`;
+  const judged = target === undefined ? "" : ` (target ≥ ${target}×): ${judge(perCore, range, target)}`;
+  return `${what}: ${fixed(perCore, 3)}× in requests per CPU-second (middle half of the rounds ` +
+    `${fixed(range[0], 3)}–${fixed(range[1], 3)}), ${fixed(ratio, 3)}× in req/s${judged}`;
 }

@@ -13,6 +13,17 @@ export function median(values: readonly number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+/**
+ * The lower and upper quartile (each the median of its half, the middle
+ * value left out of both for an odd count): half of the values lie between.
+ */
+export function quartiles(values: readonly number[]): [number, number] {
+  const sorted = [...values].sort((a, b) => a - b);
+  const half = Math.floor(sorted.length / 2);
+  if (half === 0) return [sorted[0] ?? NaN, sorted[0] ?? NaN];
+  return [median(sorted.slice(0, half)), median(sorted.slice(sorted.length - half))];
+}
+
 /** (max − min) / median as a percentage: how far the rounds disagree. */
 export function spread(values: readonly number[]): number {
   const m = median(values);

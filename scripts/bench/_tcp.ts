@@ -49,6 +49,7 @@ function _specs(
   tmp: string,
 ): Map<VariantName, Spec> {
   const base = { runtime, transport: "tcp", workers: 1, workload } as const;
+  const bare = `bare ${runtime === "deno" ? "Deno" : "Bun"}.serve`;
   const corral = (label: string, args: readonly string[], headers?: readonly string[]): Spec => ({
     ...base,
     kind: "corral",
@@ -57,7 +58,9 @@ function _specs(
     ...(headers ? { headers } : {}),
   });
   const all: [VariantName, Spec][] = [
-    ["bare", { ...base, kind: "bare", label: `bare ${runtime === "deno" ? "Deno" : "Bun"}.serve` }],
+    ["bare", { ...base, kind: "bare", label: bare }],
+    // The same server again: how far two identical servers' ratio strays in this run.
+    ["again", { ...base, kind: "bare", label: `${bare}, again (A/A control)` }],
     ...(runtime === "deno"
       ? [["serve", { ...base, kind: "deno serve", label: "deno serve --parallel (1 isolate)" }] as [
         VariantName,
@@ -86,6 +89,11 @@ function _verdicts(group: Map<VariantName, Spec>, samples: Samples): string[] {
   const at = `${any.runtime}, ${any.workload.name}`;
   const hono = any.workload.name === "hono";
   const lines = [
+    verdict(
+      `${at}: A/A control, bare again ÷ bare (identical servers: this run's noise)`,
+      of("again"),
+      of("bare"),
+    ),
     verdict(`${at}: nothing per request ÷ bare`, of("none"), of("bare"), 0.99),
     verdict(`${at}: defaults ÷ bare`, of("defaults"), of("bare"), hono ? 0.95 : undefined),
   ];
@@ -141,7 +149,7 @@ export async function tcpTable(opts: Options, env: Env): Promise<string> {
     const any = [...group.values()][0] as Spec;
     const bare = group.has("bare") ? samples.get(group.get("bare") as Spec) ?? null : null;
     const rows = [...group.values()].map((spec) =>
-      row(spec, samples.get(spec) ?? [], spec.kind === "bare" ? null : bare)
+      row(spec, samples.get(spec) ?? [], spec === group.get("bare") ? null : bare)
     );
     out.push(
       `### ${any.runtime}, ${any.workload.name}: GET ${any.workload.path}\n\n` +
