@@ -1,5 +1,5 @@
 /** {@link Sys} on Deno's own APIs: no `node:` module (see sys.ts). */
-import type { Sink, Sys, UnixStream } from "./sys.ts";
+import type { Sink, Sys, Timer, UnixStream } from "./sys.ts";
 
 const _ARCH: Record<string, string> = { x86_64: "x64", aarch64: "arm64" };
 
@@ -71,6 +71,20 @@ export function denoSys(): Sys {
     stdout: _sink(Deno.stdout),
     stderr: _sink(Deno.stderr),
     connectUnix: _connectUnix,
-    setImmediate: (fn) => void setTimeout(fn, 0),
+    setImmediate: (fn) => void _after(0, fn),
+    after: _after,
   };
+}
+
+/**
+ * Deno 2.9's setTimeout and setInterval are its Node compatibility layer's
+ * timers, which they load on first use (measured: a worker 3.6 MiB more
+ * RSS with its tick on setInterval); AbortSignal.timeout's timer is Deno's
+ * own. It holds the process open while the signal has a listener.
+ */
+function _after(ms: number, fn: () => void): Timer {
+  const signal = AbortSignal.timeout(ms);
+  const listener = () => fn();
+  signal.addEventListener("abort", listener, { once: true });
+  return { cancel: () => signal.removeEventListener("abort", listener) };
 }

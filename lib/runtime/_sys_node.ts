@@ -18,7 +18,7 @@ export function nodeSys(): Sys {
   const fs = builtin<typeof Fs>("node:fs");
   const { createConnection } = builtin<typeof Net>("node:net");
   const { tmpdir } = builtin<typeof Os>("node:os");
-  const { setImmediate } = builtin<typeof Timers>("node:timers");
+  const { clearTimeout, setImmediate, setTimeout } = builtin<typeof Timers>("node:timers");
 
   const sink = (fd: number, close = () => {}): Sink => ({
     writeSync: (bytes) => fs.writeSync(fd, bytes),
@@ -71,5 +71,10 @@ export function nodeSys(): Sys {
     stderr: sink(2),
     connectUnix,
     setImmediate: (fn) => void setImmediate(fn),
+    after(ms, fn) {
+      const timer = setTimeout(fn, ms);
+      timer.unref();
+      return { cancel: () => clearTimeout(timer) };
+    },
   };
 }

@@ -21,7 +21,7 @@
  * the connection as if the client had.
  * @module
  */
-import { sys } from "./sys.ts";
+import { sys, type Timer } from "./sys.ts";
 import type { LibcCalls } from "./_libc.ts";
 import {
   type Exchange,
@@ -302,13 +302,13 @@ function _atApp(
   return { byPeer, ports };
 }
 
-let _shared: { watcher: ConnectionWatcher; timer: ReturnType<typeof setTimeout> | null } | null = null;
+let _shared: { watcher: ConnectionWatcher; timer: Timer | null } | null = null;
 
 /** Runs the process's watcher every `interval`, one look at a time, until no server is left. */
 function _schedule(shared: NonNullable<typeof _shared>): void {
   const interval = shared.watcher.interval;
   const due = performance.now() + interval;
-  const timer = setTimeout(async () => {
+  const timer = sys.after(interval, async () => {
     // Late by more than a look: this loop (and the runtime's) was blocked.
     const late = performance.now() - due > interval + 100;
     try {
@@ -317,8 +317,7 @@ function _schedule(shared: NonNullable<typeof _shared>): void {
     if (shared.timer !== timer) return; // stopped, or started again, meanwhile
     if (shared.watcher.empty) shared.timer = null;
     else _schedule(shared);
-  }, interval);
-  (timer as { unref?: () => void }).unref?.();
+  });
   shared.timer = timer;
 }
 
@@ -334,7 +333,7 @@ export function startConnectionWatcher(libc: LibcCalls, options: WatchOptions): 
   return () => {
     remove();
     if (shared.watcher.empty && shared.timer !== null) {
-      clearTimeout(shared.timer);
+      shared.timer.cancel();
       shared.timer = null;
     }
   };

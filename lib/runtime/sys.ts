@@ -53,6 +53,19 @@ export interface Sys {
   connectUnix(path: string): Promise<UnixStream>;
   /** Runs `fn` once the event loop has served what is waiting (I/O, timers). */
   setImmediate(fn: () => void): void;
+  /**
+   * Runs `fn` once, after `ms`, until cancelled: the timer of a worker's
+   * steady state (the watchdog's tick, the connection watcher). On Bun it
+   * never holds the process open; on Deno it does until it fires or is
+   * cancelled (a worker ends with an explicit exit).
+   */
+  after(ms: number, fn: () => void): Timer;
+}
+
+/** A timer of {@link Sys.after}. */
+export interface Timer {
+  /** `fn` will not run; nothing if it has run. */
+  cancel(): void;
 }
 
 /**

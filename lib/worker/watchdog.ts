@@ -55,6 +55,20 @@ export interface WatchdogOptions {
   readonly clockBase?: number;
 }
 
+/**
+ * Copies `text` into `bytes` from `at`, as far as it fits; returns where it
+ * ended, or -1 at a character that is not ASCII (`bytes` then holds a part).
+ */
+function _ascii(text: string, bytes: Uint8Array, at: number): number {
+  const end = Math.min(text.length, bytes.length - at);
+  for (let i = 0; i < end; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 127) return -1;
+    bytes[at + i] = code;
+  }
+  return at + end;
+}
+
 /** The main thread's writer. One per worker process. */
 export class Watchdog {
   readonly buffer: ArrayBuffer | SharedArrayBuffer;
@@ -109,13 +123,22 @@ export class Watchdog {
       (this.#f64[AT_OVERFLOW] as number)++;
       return -1;
     }
-    let text;
+    const bytes = this.#texts[slot] as Uint8Array;
+    let length;
     try {
-      text = request.method + " " + request.url;
+      const method = request.method;
+      const url = request.url;
+      // A URL as the runtime gives it is ASCII (its parser escapes the rest),
+      // and so is a method: copied byte by byte, as encodeInto would write
+      // them, without its call into the runtime (Deno: 0.3 µs a request).
+      length = _ascii(method, bytes, 0);
+      if (length >= 0 && length < bytes.length) bytes[length++] = 32;
+      if (length >= 0) length = _ascii(url, bytes, length);
+      if (length < 0) length = this.#encoder.encodeInto(method + " " + url, bytes).written;
     } catch { // A request the runtime has closed meanwhile: still counted, not named.
-      text = "(a request that cannot be read)";
+      length = this.#encoder.encodeInto("(a request that cannot be read)", bytes).written;
     }
-    this.#lengths[slot] = this.#encoder.encodeInto(text, this.#texts[slot] as Uint8Array).written;
+    this.#lengths[slot] = length;
     this.#f64[AT_TIMES + slot] = this.#origin + now;
     return slot;
   }

@@ -207,8 +207,12 @@ export class Worker {
     const countBytes = metricsBind !== null;
     const shared = this.#sharedWatchdog();
     const watchdog = this.#watchdog = new Watchdog({ countBytes, ...shared });
-    const timer = setInterval(() => watchdog.tick(), TICK_MS);
-    (timer as { unref?: () => void }).unref?.();
+    // sys.after, not setInterval: on Deno that would load the Node layer's timers (runtime/_sys_deno.ts).
+    const tick = () => {
+      watchdog.tick();
+      sys.after(TICK_MS, tick);
+    };
+    sys.after(TICK_MS, tick);
     if (shared.buffer === undefined) this.#startHeartbeat(watchdog);
     else this.sharesWatchdog = true;
     const { maxRequestsJitter } = this.#boot.settings;

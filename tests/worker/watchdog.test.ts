@@ -67,6 +67,30 @@ describe("watchdog", () => {
     assert.ok(text.startsWith("GET http://h/aaa") && text.length <= 240, `${text.length} characters`);
   });
 
+  test("a request's text that is not ASCII is written as UTF-8, whole or cut between characters", () => {
+    const watchdog = new Watchdog();
+    const odd = (url: string) => ({ method: "GET", url }) as Request;
+    watchdog.begin(odd("http://h/caf\u00e9?q=\u{1f600}"), performance.now());
+    assert.equal(readWatchdog(watchdog.buffer).inFlight[0]?.request, "GET http://h/caf\u00e9?q=\u{1f600}");
+    const long = new Watchdog();
+    long.begin(odd("http://h/" + "\u00e9".repeat(200)), performance.now());
+    const text = readWatchdog(long.buffer).inFlight[0]?.request ?? "";
+    assert.ok(text.startsWith("GET http://h/\u00e9\u00e9") && !text.includes("\ufffd"), text);
+    assert.ok(new TextEncoder().encode(text).length <= 240);
+  });
+
+  test("a request that cannot be read is counted, not named", () => {
+    const watchdog = new Watchdog();
+    const closed = {
+      method: "GET",
+      get url(): string {
+        throw new TypeError("closed");
+      },
+    } as unknown as Request;
+    watchdog.begin(closed, performance.now());
+    assert.equal(readWatchdog(watchdog.buffer).inFlight[0]?.request, "(a request that cannot be read)");
+  });
+
   test("the loop's lag is the time since its last tick, on the clock both threads read", () => {
     const watchdog = new Watchdog();
     assert.ok(readWatchdog(watchdog.buffer, clock() + 700).loopLagMs >= 700);
