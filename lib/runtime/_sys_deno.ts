@@ -83,7 +83,8 @@ export function denoSys(): Sys {
  * own. It holds the process open while the signal has a listener.
  */
 function _after(ms: number, fn: () => void): Timer {
-  const signal = AbortSignal.timeout(ms);
+  // Whole milliseconds, never early; AbortSignal.timeout takes no negative delay.
+  const signal = AbortSignal.timeout(Math.max(0, Math.ceil(ms)));
   const listener = () => fn();
   signal.addEventListener("abort", listener, { once: true });
   return { cancel: () => signal.removeEventListener("abort", listener) };

@@ -54,9 +54,10 @@ export interface Sys {
   /** Runs `fn` once the event loop has served what is waiting (I/O, timers). */
   setImmediate(fn: () => void): void;
   /**
-   * Runs `fn` once, after `ms`, until cancelled: the timer of a worker's
-   * steady state (the watchdog's tick, the connection watcher). On Bun it
-   * never holds the process open; on Deno it does until it fires or is
+   * Runs `fn` once, after `ms` (a negative delay is none), until
+   * cancelled: the timers of a worker that serves (the watchdog's tick, the
+   * connection watcher, the access log's flush, --request-timeout). On Bun
+   * it never holds the process open; on Deno it does until it fires or is
    * cancelled (a worker ends with an explicit exit).
    */
   after(ms: number, fn: () => void): Timer;

@@ -24,6 +24,16 @@ describe("sys.after", () => {
     assert.ok(firedAt - started >= 29, `fired after ${firedAt - started} ms`);
   });
 
+  test("a negative or fractional delay is taken as it comes (a deadline already past runs at once)", async () => {
+    const order: string[] = [];
+    await new Promise<void>((resolve) => {
+      sys.after(-5, () => order.push("past"));
+      sys.after(0.4, () => order.push("fraction"));
+      sys.after(15, () => resolve());
+    });
+    assert.deepEqual(order.sort(), ["fraction", "past"]);
+  });
+
   test("cancelling after it ran changes nothing", async () => {
     let runs = 0;
     const timer = sys.after(0, () => runs++);

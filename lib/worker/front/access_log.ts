@@ -5,6 +5,7 @@
  * @module
  */
 import { LogFile, logger } from "../../log.ts";
+import { sys, type Timer } from "../../runtime/sys.ts";
 import { type ErrorHandler, type Handler, type ServeInfo, UPGRADED } from "../../runtime/types.ts";
 import { type AccessFormat, type AccessRecord, compileAccessFormat } from "./access_format.ts";
 import type { FieldScan } from "./limits.ts";
@@ -27,7 +28,7 @@ export class AccessLog {
   #firstChars = 0;
   #pending = 0;
   #dropped = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: Timer | undefined;
 
   constructor(file: LogFile, format: AccessFormat) {
     this.#file = file;
@@ -96,7 +97,7 @@ export class AccessLog {
     // per FLUSH_MS for the lines after it, not once per flush (under load, a
     // hundred flushes a second).
     if (this.#length >= FLUSH_BYTES) void this.#write();
-    else if (this.#timer === undefined) this.#timer = setTimeout(this.#onTimer, FLUSH_MS);
+    else if (this.#timer === undefined) this.#timer = sys.after(FLUSH_MS, this.#onTimer);
   }
 
   readonly #onTimer = (): void => {
@@ -106,7 +107,7 @@ export class AccessLog {
 
   /** Hands the buffered lines to the file; resolves once they are written. */
   flush(): Promise<void> {
-    clearTimeout(this.#timer);
+    this.#timer?.cancel();
     this.#timer = undefined;
     return this.#write();
   }

@@ -4,6 +4,7 @@
  * @module
  */
 import { logger } from "../../log.ts";
+import { sys, type Timer } from "../../runtime/sys.ts";
 import type { Handler } from "../../runtime/types.ts";
 import { plainResponse } from "./_responses.ts";
 import { requestTarget } from "./access_format.ts";
@@ -67,7 +68,7 @@ export function withRequestTimeout(next: Handler, seconds: number): Handler {
   const log = logger("http");
   let head: _Pending | null = null;
   let tail: _Pending | null = null;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: Timer | undefined;
 
   const unlink = (p: _Pending) => {
     p.settled = true;
@@ -92,7 +93,7 @@ export function withRequestTimeout(next: Handler, seconds: number): Handler {
     schedule();
   };
   const schedule = () => {
-    if (timer === undefined && head !== null) timer = setTimeout(expire, head.deadline - performance.now());
+    if (timer === undefined && head !== null) timer = sys.after(head.deadline - performance.now(), expire);
   };
 
   return (request, info) => {
