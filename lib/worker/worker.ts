@@ -209,8 +209,8 @@ export class Worker {
     const watchdog = this.#watchdog = new Watchdog({ countBytes, ...shared });
     // sys.after, not setInterval: on Deno that would load the Node layer's timers (runtime/_sys_deno.ts).
     const tick = () => {
-      watchdog.tick();
       sys.after(TICK_MS, tick);
+      watchdog.tick();
     };
     sys.after(TICK_MS, tick);
     if (shared.buffer === undefined) this.#startHeartbeat(watchdog);
