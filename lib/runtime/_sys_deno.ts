@@ -78,9 +78,10 @@ export function denoSys(): Sys {
 
 /**
  * Deno 2.9's setTimeout and setInterval are its Node compatibility layer's
- * timers, which they load on first use (measured: a worker 3.6 MiB more
- * RSS with its tick on setInterval); AbortSignal.timeout's timer is Deno's
- * own. It holds the process open while the signal has a listener.
+ * timers, which they load on first use (measured: a bare Deno.serve 2.1 MiB
+ * more RSS with one setInterval, 0.7 with an AbortSignal.timeout loop);
+ * AbortSignal.timeout's timer is Deno's own. It holds the process open
+ * while the signal has a listener.
  */
 function _after(ms: number, fn: () => void): Timer {
   // Whole milliseconds, never early; AbortSignal.timeout takes no negative delay.
