@@ -4,7 +4,7 @@
  * @module
  */
 import type { Sample, Spec } from "./_runs.ts";
-import { fixed, int, median, quartiles, spread } from "./_table.ts";
+import { fixed, int, median, medianInterval, spread } from "./_table.ts";
 
 const _rps = (samples: readonly Sample[]) => median(samples.map((s) => s.requests / s.seconds));
 
@@ -86,7 +86,7 @@ export function paired(a: readonly Sample[], b: readonly Sample[], figure: (s: S
 }
 
 /**
- * Judges a median ratio against `target`, with the rounds' middle half
+ * Judges a median ratio against `target`, with its 95 % interval
  * `[low, high]`: when the target lies inside it, the run cannot tell, and
  * the verdict says so beside met or MISSED.
  */
@@ -98,16 +98,16 @@ export function judge(ratio: number, [low, high]: readonly [number, number], tar
 /**
  * A line comparing `a` with `b`: in requests per CPU-second (what a loaded
  * machine gets out of each core, whatever else runs on it), which the
- * target judges, with the middle half of the rounds' own ratios; and in
- * req/s. Paired round by round.
+ * target judges, with the 95 % interval of that median; and in req/s.
+ * Paired round by round.
  */
 export function verdict(what: string, a: readonly Sample[], b: readonly Sample[], target?: number): string {
   if (a.length === 0 || b.length === 0) return `${what}: not measured`;
   const perCores = pairedRatios(a, b, (s) => 1 / s.cpuUsPerRequest);
   const perCore = median(perCores);
-  const range = quartiles(perCores);
+  const range = medianInterval(perCores);
   const ratio = paired(a, b, (s) => s.requests / s.seconds);
   const judged = target === undefined ? "" : ` (target ≥ ${target}×): ${judge(perCore, range, target)}`;
-  return `${what}: ${fixed(perCore, 3)}× in requests per CPU-second (middle half of the rounds ` +
+  return `${what}: ${fixed(perCore, 3)}× in requests per CPU-second (95 % interval of the median ` +
     `${fixed(range[0], 3)}–${fixed(range[1], 3)}), ${fixed(ratio, 3)}× in req/s${judged}`;
 }

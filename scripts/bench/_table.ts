@@ -14,14 +14,20 @@ export function median(values: readonly number[]): number {
 }
 
 /**
- * The lower and upper quartile (each the median of its half, the middle
- * value left out of both for an odd count): half of the values lie between.
+ * A 95 % confidence interval of the median, from the values alone (no
+ * assumption on their distribution): the sorted values whose ranks the
+ * binomial's normal approximation gives, n/2 ∓ 0.98·√n. More rounds narrow
+ * it; with 10 values it is nearly the lowest to the highest.
  */
-export function quartiles(values: readonly number[]): [number, number] {
+export function medianInterval(values: readonly number[]): [number, number] {
   const sorted = [...values].sort((a, b) => a - b);
-  const half = Math.floor(sorted.length / 2);
-  if (half === 0) return [sorted[0] ?? NaN, sorted[0] ?? NaN];
-  return [median(sorted.slice(0, half)), median(sorted.slice(sorted.length - half))];
+  const n = sorted.length;
+  if (n === 0) return [NaN, NaN];
+  const reach = 0.98 * Math.sqrt(n);
+  // 1-based ranks, as the approximation is written.
+  const low = Math.max(1, Math.floor(n / 2 - reach));
+  const high = Math.min(n, Math.ceil(n / 2 + 1 + reach));
+  return [sorted[low - 1] as number, sorted[high - 1] as number];
 }
 
 /** (max − min) / median as a percentage: how far the rounds disagree. */
