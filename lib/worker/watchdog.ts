@@ -38,6 +38,12 @@ export const TICK_MS = 250;
 /** Options of a {@link Watchdog}. */
 export interface WatchdogOptions {
   /**
+   * Count each response (status classes, the latency histogram, their
+   * duration). Only the metrics and `corral ctl` show them; without either,
+   * a request's end only frees its slot, without a second clock read.
+   */
+  readonly countResponses?: boolean;
+  /**
    * Add each response's declared Content-Length to the bytes counter. Only
    * the metrics show it, and reading a response's headers costs: on Deno it
    * turns off the server's fast path for a static body (measured: 4.9 µs
@@ -79,6 +85,7 @@ export class Watchdog {
   readonly #encoder = new TextEncoder();
   readonly #origin: number;
   readonly #countBytes: boolean;
+  readonly #countResponses: boolean;
   #ticks = 0;
   /** Requests started since boot. */
   requests = 0;
@@ -89,6 +96,7 @@ export class Watchdog {
     this.#lengths = new Int32Array(this.buffer, AT_LENGTHS_BYTE, SLOTS);
     this.#origin = options.clockBase ?? performance.timeOrigin;
     this.#countBytes = options.countBytes ?? true;
+    this.#countResponses = options.countResponses ?? true;
     for (let i = SLOTS - 1; i >= 0; i--) {
       this.#free.push(i);
       this.#texts[i] = new Uint8Array(this.buffer, AT_TEXT_BYTE + i * TEXT_BYTES, TEXT_BYTES);
@@ -145,7 +153,8 @@ export class Watchdog {
 
   /**
    * Forgets a request recorded by {@link begin} and counts its response
-   * (null: the handler threw; an upgrade counts as 101, see statusOf).
+   * (null: the handler threw; an upgrade counts as 101, see statusOf),
+   * unless responses are not counted.
    */
   end(slot: number, startedAt: number, response: Response | null | undefined, info?: ServeInfo): void {
     const f = this.#f64;
@@ -154,6 +163,7 @@ export class Watchdog {
       f[AT_TIMES + slot] = 0;
       this.#free.push(slot);
     }
+    if (!this.#countResponses) return;
     const seconds = (performance.now() - startedAt) / 1000;
     (f[AT_DURATION] as number) += seconds;
     let bucket = 0;

@@ -203,10 +203,11 @@ export class Worker {
     const watched = timeout > 0 || maxRequests > 0 || maxWorkerMemory > 0 || metricsBind !== null ||
       controlSocket !== null;
     if (!watched) return;
-    // The bytes counter is shown only by the metrics.
+    // The bytes counter is shown only by the metrics; the responses' counts by them and `corral ctl`.
     const countBytes = metricsBind !== null;
+    const countResponses = metricsBind !== null || controlSocket !== null;
     const shared = this.#sharedWatchdog();
-    const watchdog = this.#watchdog = new Watchdog({ countBytes, ...shared });
+    const watchdog = this.#watchdog = new Watchdog({ countBytes, countResponses, ...shared });
     // sys.after, not setInterval: on Deno that would load the Node layer's timers (runtime/_sys_deno.ts).
     const tick = () => {
       sys.after(TICK_MS, tick);

@@ -60,6 +60,27 @@ describe("watchdog", () => {
     assert.equal(reading.bytes, 0);
   });
 
+  test("without countResponses a request's end frees its slot and counts nothing, reading nothing", () => {
+    const watchdog = new Watchdog({ countResponses: false, countBytes: false });
+    const slot = watchdog.begin(new Request("http://h/x"), performance.now() - 5000);
+    assert.equal(readWatchdog(watchdog.buffer).inFlight.length, 1);
+    const response = new Response("ok");
+    Object.defineProperty(response, "status", {
+      get() {
+        throw new Error("status read");
+      },
+    });
+    watchdog.end(slot, performance.now() - 5000, response);
+    const reading = readWatchdog(watchdog.buffer);
+    assert.deepEqual(reading.inFlight, []);
+    assert.deepEqual(reading.statusClasses, [0, 0, 0, 0, 0]);
+    assert.equal(reading.histogram.reduce((a, b) => a + b, 0), 0);
+    assert.equal(reading.durationSeconds, 0);
+    // The count of requests begun stays: --max-requests and the workers' table use it.
+    watchdog.tick();
+    assert.equal(readWatchdog(watchdog.buffer).requests, 1);
+  });
+
   test("a long URL is cut to the slot's size, never past it", () => {
     const watchdog = new Watchdog();
     watchdog.begin(new Request("http://h/" + "a".repeat(1000)), performance.now());
