@@ -109,6 +109,19 @@ export class Watchdog {
     return SLOTS - this.#free.length + (this.#f64[AT_OVERFLOW] ?? 0);
   }
 
+  /**
+   * Stamps {@link tick} every {@link TICK_MS} from now on, for the life of
+   * the process. With sys.after, not setInterval: on Deno that would load
+   * the Node layer's timers (runtime/_sys_deno.ts).
+   */
+  startTicking(): void {
+    const tick = () => {
+      sys.after(TICK_MS, tick);
+      this.tick();
+    };
+    sys.after(TICK_MS, tick);
+  }
+
   /** Stamps the main loop's liveness and the request count; the memory once a second. */
   tick(): void {
     this.#f64[AT_TICK] = this.#origin + performance.now();

@@ -23,7 +23,7 @@ import type {
   ServeInfo,
 } from "../runtime/mod.ts";
 import { readTls } from "../tls.ts";
-import { TICK_MS, Watchdog } from "./watchdog.ts";
+import { Watchdog } from "./watchdog.ts";
 import { BUFFER_BYTES } from "../watchdog_buffer.ts";
 
 /**
@@ -208,12 +208,7 @@ export class Worker {
     const countResponses = metricsBind !== null || controlSocket !== null;
     const shared = this.#sharedWatchdog();
     const watchdog = this.#watchdog = new Watchdog({ countBytes, countResponses, ...shared });
-    // sys.after, not setInterval: on Deno that would load the Node layer's timers (runtime/_sys_deno.ts).
-    const tick = () => {
-      sys.after(TICK_MS, tick);
-      watchdog.tick();
-    };
-    sys.after(TICK_MS, tick);
+    watchdog.startTicking();
     if (shared.buffer === undefined) this.#startHeartbeat(watchdog);
     else this.sharesWatchdog = true;
     const { maxRequestsJitter } = this.#boot.settings;
