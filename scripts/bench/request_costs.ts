@@ -17,6 +17,7 @@
 import { spawn } from "node:child_process";
 import process from "node:process";
 import { median } from "./_table.ts";
+import { mayHaveFields } from "../../lib/runtime/fields.ts";
 
 const PORT = Number(process.env.PORT ?? 8139);
 const SECONDS = Number(process.env.RUN_SECONDS ?? 3);
@@ -29,6 +30,10 @@ const READS: [string, (request: Request, info: unknown) => unknown][] = [
   ["request.method", (r) => r.method],
   ["request.url, first read", (r) => r.url],
   ["request.url, again", (r) => r.url],
+  [
+    "the four proxy headers' presence, asked of the runtime (runtime/fields.ts)",
+    (r) => mayHaveFields(r, ["forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"]),
+  ],
   ["request.headers, first read", (r) => r.headers],
   ['headers.get("forwarded")', (r) => r.headers.get("forwarded")],
   ['headers.get("x-forwarded-for")', (r) => r.headers.get("x-forwarded-for")],

@@ -113,14 +113,16 @@ export function rawRequest(
   });
 }
 
-/** One HTTP/2 request through ALPN. */
+/** One HTTP/2 request through ALPN, for `path` with `headers`. */
 export function h2get(
   port: number,
+  path = "/",
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; alpn: string | false | undefined; body: string }> {
   return new Promise((resolve, reject) => {
     const session = http2Connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
     session.on("error", reject);
-    const req = session.request({ ":path": "/" });
+    const req = session.request({ ":path": path, ...headers });
     let body = "";
     let status = 0;
     req.setEncoding("utf8");

@@ -1,7 +1,8 @@
 /**
  * The app the front's tests serve: /echo counts the request body, /slow
  * waits, /hold waits for /release, /info shows what the app sees, /throw
- * throws.
+ * throws, /headers-read tells whether the request's headers were read
+ * before the app got it (Deno only: its Request's "headers cache").
  */
 const held: (() => void)[] = [];
 
@@ -32,6 +33,15 @@ export default {
           remoteAddr: info.remoteAddr,
           headers: [...request.headers],
         });
+      case "/headers-read": {
+        const cache = Object.getOwnPropertySymbols(request).find((key) =>
+          key.description === "headers cache"
+        );
+        const read = cache === undefined
+          ? "unknown"
+          : String((request as unknown as Record<symbol, unknown>)[cache] !== undefined);
+        return Response.json({ read, url: request.url, remoteAddr: info.remoteAddr });
+      }
       case "/throw":
         throw new Error("boom from the front app");
       case "/sized":

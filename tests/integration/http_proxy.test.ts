@@ -83,6 +83,51 @@ describe(`proxy headers (${RUNTIME})`, () => {
   );
 
   test(
+    "a request without proxy headers reaches the app with its headers unread on Deno (so Deno.serve " +
+      "answers it without copying them); one with them is still rewritten, over HTTP/1.1 and HTTP/2",
+    T,
+    async () => {
+      const { c, port } = await start(["--certfile", CERT, "--keyfile", KEY]);
+      const h1 = async (headers: Record<string, string>) =>
+        JSON.parse((await get(`https://127.0.0.1:${port}/headers-read`, { headers })).body);
+      const h2 = async (headers: Record<string, string>) =>
+        JSON.parse((await h2get(port, "/headers-read", headers)).body);
+      const direct = `https://127.0.0.1:${port}/headers-read`;
+      // Each proxy header alone, named in any case; on Bun the app cannot tell whether they were read.
+      const proxied: Record<string, string>[] = [
+        { "X-Forwarded-For": "203.0.113.9" },
+        { "x-forwarded-proto": "http" },
+        { "X-FORWARDED-HOST": "shop.example" },
+        { Forwarded: "for=203.0.113.9" },
+      ];
+      for (const [name, ask] of [["HTTP/1.1", h1], ["HTTP/2", h2]] as const) {
+        const plain = await ask({ "user-agent": "t", accept: "*/*" });
+        assert.equal(
+          plain.read,
+          RUNTIME === "deno" ? "false" : "unknown",
+          `${name}: ${JSON.stringify(plain)}`,
+        );
+        assert.equal(plain.url, direct);
+        for (const headers of proxied) {
+          // HTTP/2 field names are lowercase on the wire.
+          const seen = await ask(
+            name === "HTTP/2"
+              ? Object.fromEntries(
+                Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]),
+              )
+              : headers,
+          );
+          assert.notEqual(seen.read, "false", `${name}, ${JSON.stringify(headers)}: read by the front`);
+          const applied = seen.url !== direct || seen.remoteAddr.hostname === "203.0.113.9";
+          assert.ok(applied, `${name}, ${JSON.stringify(headers)} applied: ${JSON.stringify(seen)}`);
+        }
+      }
+      c.kill("SIGTERM");
+      await c.exit();
+    },
+  );
+
+  test(
     "FORWARDED_ALLOW_IPS sets the list, as in Gunicorn; a bad entry is a usage error naming it",
     T,
     async () => {

@@ -1,16 +1,18 @@
 /**
  * The gate every request passes before the app: trusted proxy headers and
  * the request limits, from one walk over the header fields. It is the
- * front's default path, so it does as little as it can: with the
- * defaults, one `forEach` and one look at the URL's length; without the
- * field limits, four lookups by name (on Deno, a walk makes the runtime
- * build every header, which costs more).
+ * front's default path, so it does as little as it can. With the field
+ * limits on, one `forEach`; without them (the defaults), the runtime is
+ * asked whether the request has any proxy header (runtime/fields.ts: on
+ * Deno without making its Headers object, which makes Deno.serve copy
+ * them all), then four lookups by name if it may; and one look at the
+ * URL's length.
  * @module
  */
 import type { Handler, ServeInfo } from "../../runtime/types.ts";
 import type { AllowIps } from "./allow_ips.ts";
 import { FieldScan, type Limits, limitsNeedFields, refusalOf } from "./limits.ts";
-import { applyForwarded, proxyFields } from "./proxy.ts";
+import { applyForwarded, requestProxyFields } from "./proxy.ts";
 import { frontFailed } from "./_guard.ts";
 
 /** Whether the gate walks every request's fields (so its {@link FieldScan} is of the request at hand). */
@@ -41,7 +43,7 @@ export function withGate(
     try {
       if (walk) scan.run(request.headers, fieldSize);
       if (allow !== null) {
-        const fields = walk ? (scan.proxied ? scan : null) : proxyFields(request.headers);
+        const fields = walk ? (scan.proxied ? scan : null) : requestProxyFields(request);
         if (fields !== null) {
           const seen = applyForwarded(request, info, allow, fields);
           request = seen.request;

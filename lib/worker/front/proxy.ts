@@ -9,6 +9,7 @@
 import { FORWARDED_TO, type Handler, type RemoteAddr, type ServeInfo } from "../../runtime/types.ts";
 import { type AllowIps, isIp } from "./allow_ips.ts";
 import { requestTarget } from "./access_format.ts";
+import { mayHaveFields } from "../../runtime/fields.ts";
 
 /** What one proxy hop says about the request it passed on. */
 export interface Hop {
@@ -26,6 +27,18 @@ export interface ProxyFields {
   readonly xForwardedFor: string | null;
   readonly xForwardedProto: string | null;
   readonly xForwardedHost: string | null;
+}
+
+/** The proxy headers' names. */
+const _PROXY_FIELDS = ["forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"] as const;
+
+/**
+ * The proxy headers of `request`, or null when it has none; its `headers`
+ * are read only when the runtime cannot tell that it has none (see
+ * runtime/fields.ts).
+ */
+export function requestProxyFields(request: Request): ProxyFields | null {
+  return mayHaveFields(request, _PROXY_FIELDS) ? proxyFields(request.headers) : null;
 }
 
 /** The proxy headers of `headers`, or null when it has none. */
@@ -230,7 +243,7 @@ function _forwardedInfo(info: ServeInfo, client: RemoteAddr): ServeInfo {
 /** Applies trusted proxy headers before `next` sees the request. */
 export function withProxyHeaders(next: Handler, allow: AllowIps): Handler {
   return (request, info) => {
-    const fields = proxyFields(request.headers);
+    const fields = requestProxyFields(request);
     if (fields === null) return next(request, info);
     const seen = applyForwarded(request, info, allow, fields);
     return next(seen.request, seen.info);

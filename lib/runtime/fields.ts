@@ -1,0 +1,58 @@
+/**
+ * Whether a request may carry some header fields, asked the cheapest way
+ * the runtime has: the front looks for the proxy headers on every request,
+ * and most requests have none.
+ *
+ * On Deno, the first read of a served request's `headers` costs more than
+ * the read: Deno.serve then copies every field of that request before it
+ * answers, and answers through a promise even a Response returned at once
+ * (Deno 2.9's `requestHeadersExposed`). Measured on a hello-world worker:
+ * 0.74 µs a request for the four proxy headers' lookups
+ * (docs/BENCHMARKS.md, "Issue #17, fourth"). Deno's own record of a served
+ * request answers a field by name without that. Where the record is not
+ * there (a Request made in JavaScript, a Deno release that moved it) or on
+ * Bun, the answer is "maybe", and the caller reads `headers` as before.
+ * @module
+ */
+
+/** What Deno keeps of a request it serves: its fields, by name. */
+interface _Record {
+  header(name: string): string | null;
+}
+
+/** The own symbol under which a Deno Request keeps its record; null once looked for in vain. */
+let _recordKey: symbol | null | undefined;
+
+function _record(request: Request): _Record | null {
+  if (_recordKey === undefined) {
+    _recordKey = Object.getOwnPropertySymbols(request).find((key) => key.description === "request") ?? null;
+  }
+  if (_recordKey === null) return null;
+  const record = (request as unknown as Record<symbol, Partial<_Record> | undefined>)[_recordKey];
+  return typeof record?.header === "function" ? record as _Record : null;
+}
+
+function _denoMayHave(request: Request, names: readonly string[]): boolean {
+  const record = _record(request);
+  if (record === null) return true;
+  try {
+    for (const name of names) if (record.header(name) !== null) return true;
+    return false;
+  } catch { // the request is answered already: its Headers object still has its fields
+    return true;
+  }
+}
+
+/**
+ * False when the runtime knows that `request` has none of the header
+ * fields `names` (lowercase); true when it has one, or when that cannot be
+ * told without its `headers`.
+ *
+ * @example
+ * ```ts
+ * const fields = mayHaveFields(request, ["forwarded"]) ? request.headers.get("forwarded") : null;
+ * ```
+ */
+export const mayHaveFields: (request: Request, names: readonly string[]) => boolean = "Deno" in globalThis
+  ? _denoMayHave
+  : () => true;
