@@ -107,6 +107,54 @@ export function treeTicks(root: number): Map<number, number> {
 }
 
 /**
+ * A process's CPU time so far, two ways: utime + stime in clock ticks
+ * (exact for the whole process, ended threads included, but in steps of
+ * 10 ms: 1 % of a one-second run), and each live thread's run time in
+ * nanoseconds, from the scheduler (/proc/PID/task/TID/schedstat).
+ */
+export interface CpuMark {
+  readonly ticks: number;
+  /** Nanoseconds on a CPU, by thread id. */
+  readonly threads: ReadonlyMap<number, number>;
+}
+
+/** The {@link CpuMark} of one process. */
+export function cpuMark(pid: number): CpuMark {
+  const threads = new Map<number, number>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch { /* gone */ }
+  for (const tid of tids) {
+    const ns = Number((_read(`/proc/${pid}/task/${tid}/schedstat`) ?? "").split(" ")[0]);
+    if (Number.isFinite(ns)) threads.set(Number(tid), ns);
+  }
+  return { ticks: _cpuTicks(pid), threads };
+}
+
+/** {@link CpuMark}s of each process of a tree. */
+export function treeCpu(root: number): Map<number, CpuMark> {
+  return new Map(treePids(root).map((pid) => [pid, cpuMark(pid)]));
+}
+
+/**
+ * Seconds of CPU a process used between two marks: from its threads'
+ * nanoseconds, unless a thread ended in between (it took its time with
+ * it), then from the ticks. A thread started in between counts whole.
+ */
+export function cpuSecondsBetween(before: CpuMark | undefined, after: CpuMark, clockTicks: number): number {
+  if (before === undefined) return after.ticks / clockTicks;
+  let ns = 0;
+  for (const [tid, then] of before.threads) {
+    const now = after.threads.get(tid);
+    if (now === undefined) return (after.ticks - before.ticks) / clockTicks;
+    ns += now - then;
+  }
+  for (const [tid, now] of after.threads) if (!before.threads.has(tid)) ns += now;
+  return ns / 1e9;
+}
+
+/**
  * CPU ticks of this process plus the children it has reaped (the load
  * generators), so that their time can be told apart from anybody else's.
  */

@@ -10,7 +10,7 @@ import process from "node:process";
 import { freePort, type Target, waitUntilServing } from "./_http.ts";
 import type { Count, Load, LoadRequest } from "./_load.ts";
 import { type Options, ROOT, runtimeCommand, type RuntimeName, type Tools } from "./_options.ts";
-import { coreTicks, ownTicks, privateKiB, rssKiB, Server, treeTicks } from "./_proc.ts";
+import { coreTicks, cpuSecondsBetween, ownTicks, privateKiB, rssKiB, Server, treeCpu } from "./_proc.ts";
 import { fixed, int } from "./_table.ts";
 import { type Expected, replyMismatch, type Workload } from "./_workloads.ts";
 
@@ -107,7 +107,7 @@ function _serverArgv(spec: Spec, target: Target, tools: Tools, corralArgs: reado
 function _mark(server: Server) {
   const cores = [SERVER_CPU, LOAD_CPU].map(coreTicks);
   return {
-    tree: treeTicks(server.pid),
+    tree: treeCpu(server.pid),
     own: ownTicks(),
     busy: cores.reduce((sum, c) => sum + c.busy, 0),
     // One core's elapsed ticks, so that "other load" is in % of one core.
@@ -205,16 +205,23 @@ export async function sample(
   if (lost.length > 0) {
     throw new Error(`${spec.label}: process(es) ${lost.join(", ")} exited during the run`);
   }
-  let ticks = 0;
-  for (const [pid, t] of after.tree) ticks += t - (before.tree.get(pid) ?? 0);
+  // CPU seconds from the scheduler's nanoseconds (_proc.ts's cpuSecondsBetween); the other load in ticks, as /proc/stat counts.
+  let seconds = 0;
+  for (const [pid, mark] of after.tree) {
+    seconds += cpuSecondsBetween(before.tree.get(pid), mark, env.clockTicks);
+  }
+  const ticks = seconds * env.clockTicks;
   const other = after.busy - before.busy - ticks - (after.own - before.own);
   const elapsed = after.total - before.total;
-  const perRequest = (t: number) => count.requests > 0 ? t / env.clockTicks * 1e6 / count.requests : NaN;
+  const perRequest = (s: number) => count.requests > 0 ? s * 1e6 / count.requests : NaN;
+  const master = after.tree.get(server.pid);
   return {
     ...count,
     ...memory,
-    cpuUsPerRequest: perRequest(ticks),
-    masterUsPerRequest: perRequest((after.tree.get(server.pid) ?? 0) - (before.tree.get(server.pid) ?? 0)),
+    cpuUsPerRequest: perRequest(seconds),
+    masterUsPerRequest: master
+      ? perRequest(cpuSecondsBetween(before.tree.get(server.pid), master, env.clockTicks))
+      : NaN,
     serverCore: elapsed > 0 ? ticks / elapsed * 100 : 0,
     otherLoad: elapsed > 0 ? Math.max(0, other) / elapsed * 100 : 0,
   };
