@@ -10,7 +10,16 @@ import process from "node:process";
 import { freePort, type Target, waitUntilServing } from "./_http.ts";
 import type { Count, Load, LoadRequest } from "./_load.ts";
 import { type Options, ROOT, runtimeCommand, type RuntimeName, type Tools } from "./_options.ts";
-import { coreTicks, cpuSecondsBetween, ownTicks, privateKiB, rssKiB, Server, treeCpu } from "./_proc.ts";
+import {
+  coreTicks,
+  type CpuMark,
+  cpuSecondsBetween,
+  ownTicks,
+  privateKiB,
+  rssKiB,
+  Server,
+  treeCpu,
+} from "./_proc.ts";
 import { fixed, int } from "./_table.ts";
 import { type Expected, replyMismatch, type Workload } from "./_workloads.ts";
 
@@ -205,7 +214,7 @@ export async function sample(
   if (lost.length > 0) {
     throw new Error(`${spec.label}: process(es) ${lost.join(", ")} exited during the run`);
   }
-  // CPU seconds from the scheduler's nanoseconds (_proc.ts's cpuSecondsBetween); the other load in ticks, as /proc/stat counts.
+  // CPU seconds from the scheduler's nanoseconds (cpuSecondsBetween); the other load in ticks, as /proc/stat has them.
   let seconds = 0;
   for (const [pid, mark] of after.tree) {
     seconds += cpuSecondsBetween(before.tree.get(pid), mark, env.clockTicks);
@@ -214,14 +223,13 @@ export async function sample(
   const other = after.busy - before.busy - ticks - (after.own - before.own);
   const elapsed = after.total - before.total;
   const perRequest = (s: number) => count.requests > 0 ? s * 1e6 / count.requests : NaN;
-  const master = after.tree.get(server.pid);
+  // The root is in every tree (treePids), and it did not exit (checked above).
+  const master = after.tree.get(server.pid) as CpuMark;
   return {
     ...count,
     ...memory,
     cpuUsPerRequest: perRequest(seconds),
-    masterUsPerRequest: master
-      ? perRequest(cpuSecondsBetween(before.tree.get(server.pid), master, env.clockTicks))
-      : NaN,
+    masterUsPerRequest: perRequest(cpuSecondsBetween(before.tree.get(server.pid), master, env.clockTicks)),
     serverCore: elapsed > 0 ? ticks / elapsed * 100 : 0,
     otherLoad: elapsed > 0 ? Math.max(0, other) / elapsed * 100 : 0,
   };
