@@ -1,4 +1,5 @@
 /** The Deno side of the runtime seam. */
+import { denoRecord } from "./_deno_record.ts";
 import { lines } from "./_lines.ts";
 import { bindError } from "./_bind_error.ts";
 import { hasPendingInput } from "./_sockets.ts";
@@ -163,26 +164,16 @@ function _unread(libc: LibcCalls, port: number): boolean {
 const _webSockets = new SocketRegistry<WebSocket>((ws, code, reason) => ws.close(code, reason));
 let _counting = false;
 
-let _innerKey: symbol | null | undefined;
-
 /**
  * The client of a request Deno.serve gave, read before its upgrade (after
  * it, Deno's info throws "Request closed"). Only the request is at hand in
- * Deno.upgradeWebSocket: its inner request (an own symbol-keyed property)
- * has the address. Null if a Deno release hides it: the connection is then
- * not marked, and --keep-alive may close an idle WebSocket.
+ * Deno.upgradeWebSocket: its record (runtime/_deno_record.ts) has the
+ * address. Null if a Deno release hides it: the connection is then not
+ * marked, and --keep-alive may close an idle WebSocket.
  */
 function _peerOf(request: Request): Deno.Addr | null {
   try {
-    if (_innerKey === undefined) {
-      _innerKey = Object.getOwnPropertySymbols(request).find((key) => {
-        const value = (request as unknown as Record<symbol, unknown>)[key];
-        return typeof value === "object" && value !== null && "remoteAddr" in value;
-      }) ?? null;
-    }
-    if (_innerKey === null) return null;
-    const inner = (request as unknown as Record<symbol, { remoteAddr?: Deno.Addr }>)[_innerKey];
-    return inner?.remoteAddr ?? null;
+    return (denoRecord(request)?.remoteAddr as Deno.Addr | undefined) ?? null;
   } catch {
     return null;
   }

@@ -14,26 +14,10 @@
  * Bun, the answer is "maybe", and the caller reads `headers` as before.
  * @module
  */
-
-/** What Deno keeps of a request it serves: its fields, by name. */
-interface _Record {
-  header(name: string): string | null;
-}
-
-/** The own symbol under which a Deno Request keeps its record; null once looked for in vain. */
-let _recordKey: symbol | null | undefined;
-
-function _record(request: Request): _Record | null {
-  if (_recordKey === undefined) {
-    _recordKey = Object.getOwnPropertySymbols(request).find((key) => key.description === "request") ?? null;
-  }
-  if (_recordKey === null) return null;
-  const record = (request as unknown as Record<symbol, Partial<_Record> | undefined>)[_recordKey];
-  return typeof record?.header === "function" ? record as _Record : null;
-}
+import { denoRecord } from "./_deno_record.ts";
 
 function _denoMayHave(request: Request, names: readonly string[]): boolean {
-  const record = _record(request);
+  const record = denoRecord(request);
   if (record === null) return true;
   try {
     for (const name of names) if (record.header(name) !== null) return true;
