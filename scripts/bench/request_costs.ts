@@ -17,12 +17,14 @@
 import { spawn } from "node:child_process";
 import process from "node:process";
 import { median } from "./_table.ts";
-import { mayHaveFields } from "../../lib/runtime/fields.ts";
+import { fieldValues } from "../../lib/runtime/fields.ts";
 
 const PORT = Number(process.env.PORT ?? 8139);
 const SECONDS = Number(process.env.RUN_SECONDS ?? 3);
 /** What the Hono workload's load sends besides Host (scripts/bench/_workloads.ts). */
 const HEADERS = ["Accept: application/json", "User-Agent: wrk"];
+
+const _values: (string | null)[] = [];
 
 /** The reads, in the order the front makes them on a request; each is timed on its own. */
 const READS: [string, (request: Request, info: unknown) => unknown][] = [
@@ -31,8 +33,12 @@ const READS: [string, (request: Request, info: unknown) => unknown][] = [
   ["request.url, first read", (r) => r.url],
   ["request.url, again", (r) => r.url],
   [
-    "the four proxy headers' presence, asked of the runtime (runtime/fields.ts)",
-    (r) => mayHaveFields(r, ["forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"]),
+    "the four proxy headers, asked of the runtime (runtime/fields.ts)",
+    (r) => fieldValues(r, ["forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"], _values),
+  ],
+  [
+    "the access log's three fields, asked of the runtime (runtime/fields.ts)",
+    (r) => fieldValues(r, ["authorization", "referer", "user-agent"], _values),
   ],
   ["request.headers, first read", (r) => r.headers],
   ['headers.get("forwarded")', (r) => r.headers.get("forwarded")],

@@ -147,6 +147,28 @@ describe(`access log (${RUNTIME})`, () => {
     },
   );
 
+  test(
+    "the default format's fields are read without the request's Headers on Deno, repeated ones joined " +
+      "as Headers.get joins them",
+    T,
+    async () => {
+      const { c, port } = await start(["--access-logfile", "-"]);
+      const head = "GET /headers-read HTTP/1.1\r\nHost: h\r\nUser-Agent: a\r\nuser-agent: b\r\n" +
+        `Authorization: Basic ${btoa("bob:pw")}\r\nReferer: r1\r\nReferer: r2\r\nConnection: close\r\n\r\n`;
+      const reply = await sendingAll(port, head, "", 0);
+      await waitFor("the access line", () => c.stdout.includes("\n"), 5000);
+      c.kill("SIGTERM");
+      await c.exit();
+      // Deno.serve copies every field of a request whose Headers were read, and answers it through a promise.
+      const seen = JSON.parse(reply.slice(reply.indexOf("\r\n\r\n") + 4));
+      assert.equal(seen.read, RUNTIME === "deno" ? "false" : "unknown", reply);
+      assert.match(
+        c.stdout,
+        /^127\.0\.0\.1 - bob \[[^\]]+\] "GET \/headers-read HTTP\/1\.1" 200 - "r1, r2" "a, b"\n$/,
+      );
+    },
+  );
+
   test("json: a hostile request is one line of ASCII that parses back to what was sent", T, async () => {
     const head = "GET /p HTTP/1.1\r\nHost: h\r\n" +
       `Authorization: Basic ${btoa('a\n"b\u2028:pw'.replace("\u2028", "\xe2\x80\xa8"))}\r\n` +

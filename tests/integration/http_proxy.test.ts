@@ -83,8 +83,8 @@ describe(`proxy headers (${RUNTIME})`, () => {
   );
 
   test(
-    "a request without proxy headers reaches the app with its headers unread on Deno (so Deno.serve " +
-      "answers it without copying them); one with them is still rewritten, over HTTP/1.1 and HTTP/2",
+    "a request reaches the app with its headers unread on Deno (so Deno.serve answers it without " +
+      "copying them), with proxy headers or without; one with them is still rewritten, over HTTP/1.1 and HTTP/2",
     T,
     async () => {
       const { c, port } = await start(["--certfile", CERT, "--keyfile", KEY]);
@@ -94,6 +94,7 @@ describe(`proxy headers (${RUNTIME})`, () => {
         JSON.parse((await h2get(port, "/headers-read", headers)).body);
       const direct = `https://127.0.0.1:${port}/headers-read`;
       // Each proxy header alone, named in any case; on Bun the app cannot tell whether they were read.
+      // Deno's record gives their values without the Headers (runtime/fields.ts).
       const proxied: Record<string, string>[] = [
         { "X-Forwarded-For": "203.0.113.9" },
         { "x-forwarded-proto": "http" },
@@ -117,7 +118,11 @@ describe(`proxy headers (${RUNTIME})`, () => {
               )
               : headers,
           );
-          assert.notEqual(seen.read, "false", `${name}, ${JSON.stringify(headers)}: read by the front`);
+          assert.equal(
+            seen.read,
+            RUNTIME === "deno" ? "false" : "unknown",
+            `${name}, ${JSON.stringify(headers)}: ${JSON.stringify(seen)}`,
+          );
           const applied = seen.url !== direct || seen.remoteAddr.hostname === "203.0.113.9";
           assert.ok(applied, `${name}, ${JSON.stringify(headers)} applied: ${JSON.stringify(seen)}`);
         }

@@ -10,6 +10,7 @@ import { type ErrorHandler, type Handler, type ServeInfo, UPGRADED } from "../..
 import { type AccessFormat, type AccessRecord, compileAccessFormat } from "./access_format.ts";
 import type { FieldScan } from "./limits.ts";
 import { frontFailed } from "./_guard.ts";
+import { fieldValues } from "../../runtime/fields.ts";
 
 const FLUSH_BYTES = 64 * 1024;
 const _encoder = new TextEncoder();
@@ -202,14 +203,25 @@ function _peer(info: ServeInfo): ServeInfo["remoteAddr"] | undefined {
   }
 }
 
+/** Where {@link _readFields} has the runtime put the values: read before the next request. */
+const _values: (string | null)[] = [];
+
 /** The fields a {@link FieldScan} walk reads for the access log. */
 const _SCANNED: readonly string[] = ["authorization", "referer", "user-agent"];
 
-/** The request fields `names`, read now; guarded (undefined: read them later). */
+/**
+ * The request fields `names`, read now; guarded (undefined: read them
+ * later). Asked of the runtime first: on Deno, reading `headers` would make
+ * the runtime copy every field and answer through a promise (runtime/fields.ts).
+ */
 function _readFields(request: Request, names: readonly string[]): Record<string, string | null> | undefined {
   try {
-    const headers = request.headers;
     const fields: Record<string, string | null> = {};
+    if (fieldValues(request, names, _values)) {
+      for (let i = 0; i < names.length; i++) fields[names[i] as string] = _values[i] as string | null;
+      return fields;
+    }
+    const headers = request.headers;
     for (const name of names) fields[name] = headers.get(name);
     return fields;
   } catch (err) {
