@@ -7,6 +7,7 @@
  */
 import { markUpgraded } from "./_watcher.ts";
 import { SocketRegistry } from "./_websockets.ts";
+import { withUrl } from "./request_url.ts";
 import { FORWARDED_TO, type Handler, type RemoteAddr, type ServeInfo, UPGRADED } from "./types.ts";
 
 type BunServer = Bun.Server;
@@ -105,17 +106,6 @@ export function bunInfoClass(server: BunServer): BunInfoClass {
 
 const _HOST = /^(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
-function _cloneWithUrl(this: Request): Request {
-  return absoluteUrl(Request.prototype.clone.call(this), this.url);
-}
-
-/** `request`, with `url` as its `url` and its clones'. */
-export function absoluteUrl(request: Request, url: string): Request {
-  Object.defineProperty(request, "url", { value: url, enumerable: true, configurable: true });
-  Object.defineProperty(request, "clone", { value: _cloneWithUrl, configurable: true });
-  return request;
-}
-
 /**
  * Bun gives a bare path (`/x?y=1`) as the URL of a request without a
  * usable Host (HTTP/1.0), where `new URL(request.url)` throws: the URL is
@@ -124,7 +114,7 @@ export function absoluteUrl(request: Request, url: string): Request {
 export function withAbsoluteUrl(request: Request, scheme: string, origin: string): void {
   const host = request.headers.get("host");
   const base = host !== null && _HOST.test(host) ? `${scheme}://${host}` : origin;
-  absoluteUrl(request, base + request.url);
+  withUrl(request, base + request.url);
 }
 
 /** How one server turns a handler into the callback Bun calls. */
