@@ -2,11 +2,10 @@
  * The gate every request passes before the app: trusted proxy headers and
  * the request limits, from one walk over the header fields. It is the
  * front's default path, so it does as little as it can. With the field
- * limits on, one `forEach`; without them (the defaults), the runtime is
- * asked whether the request has any proxy header (runtime/fields.ts: on
- * Deno without making its Headers object, which makes Deno.serve copy
- * them all), then four lookups by name if it may; and one look at the
- * URL's length.
+ * limits on, one `forEach`; without them (the defaults), the four proxy
+ * headers asked of the runtime by name (runtime/fields.ts: on Deno without
+ * making its Headers object, which makes Deno.serve copy them all; on Bun
+ * through the Headers); and one look at the URL's length.
  * @module
  */
 import type { Handler, ServeInfo } from "../../runtime/types.ts";
