@@ -251,3 +251,33 @@ describe(`frameworks under corral and under bare ${RUNTIME}`, () => {
     });
   }
 });
+
+describe(`frameworks behind a trusted proxy, under corral on ${RUNTIME}`, () => {
+  for (const fw of ["hono", "elysia", "itty"]) {
+    test(
+      `${fw}: its routes see the proxy's scheme and host, its clones too; a direct request its own`,
+      T,
+      async () => {
+        const port = await freePort();
+        const c = new Corral(["-w", "1", "-b", `127.0.0.1:${port}`, `tests/apps/frameworks/${fw}.ts`]);
+        await c.ready(30_000);
+        const proxied = {
+          "x-forwarded-for": "203.0.113.7",
+          "x-forwarded-proto": "https",
+          "x-forwarded-host": "shop.example",
+        };
+        // Twice each, in turn: a request given a URL leaves the next one's alone, and the other way round.
+        for (let round = 0; round < 2; round++) {
+          const via = JSON.parse((await call(port, "/where/42?q=z", { headers: proxied })).body);
+          const url = "https://shop.example/where/42?q=z";
+          assert.deepEqual(via, { url, id: "42", q: "z", clone: url }, `${fw}, behind the proxy`);
+          const direct = JSON.parse((await call(port, "/where/7?q=y")).body);
+          const own = `http://127.0.0.1:${port}/where/7?q=y`;
+          assert.deepEqual(direct, { url: own, id: "7", q: "y", clone: own }, `${fw}, direct`);
+        }
+        c.kill("SIGTERM");
+        assert.equal((await c.exit()).code, 0);
+      },
+    );
+  }
+});

@@ -8,6 +8,12 @@ import { aborted, count, download, endless, events } from "./_shared.ts";
 
 const app = new Elysia()
   .get("/hello/:name", ({ params }) => `hello ${params.name}`)
+  .get("/where/:id", ({ request, params, query }) => ({
+    url: request.url,
+    id: params.id,
+    q: query.q,
+    clone: request.clone().url,
+  }))
   .get("/json", () => ({ framework: "elysia", list: [1, 2] }))
   .post("/echo", ({ body }) => ({ got: body }))
   .get("/cookie", ({ cookie: { sid } }) => {

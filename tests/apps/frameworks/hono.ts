@@ -17,6 +17,11 @@ const adapter = (IS_BUN ? await import("hono/bun") : await import("hono/deno")) 
 
 const app = new Hono();
 app.get("/hello/:name", (c) => c.text(`hello ${c.req.param("name")}`));
+// The URL as the framework sees it (behind a trusted proxy: the proxy's scheme and host).
+app.get(
+  "/where/:id",
+  (c) => c.json({ url: c.req.url, id: c.req.param("id"), q: c.req.query("q"), clone: c.req.raw.clone().url }),
+);
 app.get("/json", (c) => c.json({ framework: "hono", list: [1, 2] }));
 app.post("/echo", async (c) => c.json({ got: await c.req.json() }));
 app.get("/cookie", (c) => {

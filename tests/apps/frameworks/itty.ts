@@ -28,6 +28,12 @@ function upgrade(request: IRequest, second: Second): Response | undefined {
 const router = AutoRouter();
 router
   .get("/hello/:name", ({ params }) => new Response(`hello ${params.name}`))
+  .get("/where/:id", (request) => ({
+    url: request.url,
+    id: request.params.id,
+    q: request.query.q,
+    clone: request.clone().url,
+  }))
   .get("/json", () => ({ framework: "itty", list: [1, 2] }))
   .post("/echo", async (request) => ({ got: await request.json() }))
   .get("/cookie", () => new Response("set", { headers: { "set-cookie": "sid=abc; Path=/; HttpOnly" } }))
