@@ -6,9 +6,9 @@
  * On Deno, reading a Response's `headers` makes Deno 2.9 drop the fast
  * path it keeps for a static body (a string or bytes, with no header or
  * only a Content-Type): it builds the header list and the Headers object,
- * and serves the response the general way. On hello world that cost 0.44 µs
- * a request with the access log on (docs/BENCHMARKS.md, "Issue #17,
- * fifth"). A response on that path has no Content-Length field (Deno counts
+ * and serves the response the general way. On hello world with the access
+ * log on, that was 0.18 to 0.44 µs a request in two A/Bs (docs/BENCHMARKS.md,
+ * "Issue #17, fifth"). A response on that path has no Content-Length field (Deno counts
  * the body as it sends it), so its length is answered without the headers.
  * Deno marks the path with an own symbol-keyed property, "serve fast
  * status", nonzero while it holds. Not Deno's API: where the mark is not
