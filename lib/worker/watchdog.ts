@@ -8,6 +8,14 @@
  * is stuck, so the master learns how long the loop has been stuck and which
  * requests were in it: the request that blocked it is named even if it
  * arrived a moment ago. Never a message per request.
+ *
+ * Unless responses are counted (the metrics, `corral ctl`), a request is
+ * not timed: its start is the time of the main loop's last tick, read
+ * without a clock call (one read cost Deno 0.15 µs a request on hello
+ * world: docs/BENCHMARKS.md, "Issue #17, sixth"). Its age is then over by
+ * the time between that tick and its arrival, at most {@link TICK_MS} while
+ * the loop runs freely; for the request that blocked the loop, the age shown
+ * is the time since the loop last ticked, as the loop lag is.
  * @module
  */
 import { responseLength } from "../runtime/response_length.ts";
@@ -89,6 +97,8 @@ export class Watchdog {
   readonly #countBytes: boolean;
   readonly #countResponses: boolean;
   #ticks = 0;
+  /** performance.now() at the last {@link tick}. */
+  #tickedAt = 0;
   /** Requests started since boot. */
   requests = 0;
 
@@ -126,13 +136,23 @@ export class Watchdog {
 
   /** Stamps the main loop's liveness and the request count; the memory once a second. */
   tick(): void {
-    this.#f64[AT_TICK] = this.#origin + performance.now();
+    this.#tickedAt = performance.now();
+    this.#f64[AT_TICK] = this.#origin + this.#tickedAt;
     this.#f64[AT_REQUESTS] = this.requests;
     if (this.#ticks++ % 4 === 0) {
       const memory = sys.memory();
       this.#f64[AT_HEAP] = memory.heapUsed;
       this.#f64[AT_RSS] = memory.rss;
     }
+  }
+
+  /**
+   * The start of a request arriving now, for {@link begin} and {@link end}:
+   * performance.now() when responses are counted (their latency needs it),
+   * else the last tick's (see the module's text).
+   */
+  startTime(): number {
+    return this.#countResponses ? performance.now() : this.#tickedAt;
   }
 
   /**

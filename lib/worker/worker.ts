@@ -251,7 +251,7 @@ export class Worker {
     const limit = this.#limit;
     const inFlight = this.#inFlight;
     return (request, info) => {
-      const startedAt = performance.now();
+      const startedAt = watchdog.startTime();
       const slot = watchdog.begin(request, startedAt);
       const id = inFlight.add(request, info);
       if (watchdog.requests === limit) {

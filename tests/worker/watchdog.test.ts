@@ -117,4 +117,25 @@ describe("watchdog", () => {
     assert.ok(readWatchdog(watchdog.buffer, clock() + 700).loopLagMs >= 700);
     assert.ok(readWatchdog(watchdog.buffer).loopLagMs < 500);
   });
+
+  test("uncounted, a request starts at the last tick, read without the clock; counted, at the clock's now", () => {
+    const spin = (ms: number) => {
+      const until = performance.now() + ms;
+      while (performance.now() < until) { /* the clock moves on, the ticks do not */ }
+    };
+    const quiet = new Watchdog({ countResponses: false });
+    const ticked = quiet.startTime();
+    spin(20);
+    assert.equal(quiet.startTime(), ticked);
+    // The age shown is the time since that tick: never less than the request's own.
+    const slot = quiet.begin(new Request("http://h/slow"), quiet.startTime());
+    assert.ok((readWatchdog(quiet.buffer).inFlight[0]?.ageMs ?? 0) >= 20);
+    quiet.end(slot, ticked, new Response("ok"));
+    quiet.tick();
+    assert.ok(quiet.startTime() >= ticked + 20);
+    const counted = new Watchdog();
+    const first = counted.startTime();
+    spin(5);
+    assert.ok(counted.startTime() >= first + 5);
+  });
 });
