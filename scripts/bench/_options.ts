@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { listFlag, numberFlag, RUN_FLAGS } from "./_cli.ts";
+import { listFlag, numberFlag, RUN_FLAGS, UsageError } from "./_cli.ts";
 import { which } from "./_proc.ts";
 import type { WorkloadName } from "./_workloads.ts";
 
@@ -64,6 +64,10 @@ export const USAGE = `Usage: scripts/bench/main.ts [OPTIONS]
       --interleave           start every server of a table once and load them in turn,
                              round after round (try -d 1 -r 20): on a machine whose speed
                              drifts, each round's servers are compared within seconds
+      --copies N             with --interleave, start N servers of each row and load
+                             them in turn, one a round (default 1): two processes of the
+                             same code differ by up to 2.5 %, which one server a row
+                             puts into every ratio
       --quick                short runs, one round`;
 
 /** The parsed flags. */
@@ -83,6 +87,8 @@ export interface Options {
   readonly maxOtherLoad: number;
   /** Start each server once and load them in turn, instead of a fresh server per run. */
   readonly interleave: boolean;
+  /** With {@link interleave}: servers started per spec, loaded one a round in turn. */
+  readonly copies: number;
 }
 
 /**
@@ -103,6 +109,7 @@ export function parseOptions(args: string[]): Options | "help" {
       "max-other-load": { type: "string" },
       quick: { type: "boolean", default: false },
       interleave: { type: "boolean", default: false },
+      copies: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -121,7 +128,16 @@ export function parseOptions(args: string[]): Options | "help" {
     corralArgs: v["corral-args"].split(" ").filter(Boolean),
     maxOtherLoad: numberFlag(v["max-other-load"], 10, "--max-other-load", 0),
     interleave: v.interleave,
+    copies: _copies(v.copies, v.interleave),
   };
+}
+
+function _copies(value: string | undefined, interleave: boolean): number {
+  const copies = Math.round(numberFlag(value, 1, "--copies", 1));
+  if (copies > 1 && !interleave) {
+    throw new UsageError("--copies needs --interleave (without it every run starts its own server)");
+  }
+  return copies;
 }
 
 /** Where each tool is. */

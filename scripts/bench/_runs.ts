@@ -131,9 +131,9 @@ export interface Running {
 }
 
 /** Starts one server, checks its answer and warms it up; stops it if any of that fails. */
-export async function start(spec: Spec, load: Load, opts: Options, env: Env): Promise<Running> {
+export async function start(spec: Spec, load: Load, opts: Options, env: Env, copy = 0): Promise<Running> {
   const target: Target = spec.transport === "unix"
-    ? { path: join(env.tmp, `${spec.runtime}-w${spec.workers}.sock`) }
+    ? { path: join(env.tmp, `${spec.runtime}-w${spec.workers}${copy > 0 ? `-${copy}` : ""}.sock`) }
     : { port: await freePort() };
   // `deno serve --parallel` runs as many isolates as DENO_JOBS says: one, as corral -w 1 has one worker.
   const server = new Server(
@@ -297,29 +297,34 @@ async function _fresh(specs: Spec[], load: Load, opts: Options, env: Env): Promi
 }
 
 /**
- * `--interleave`: starts every spec's server once, then loads them in
- * turn, round after round, in an order that rotates. Each round's runs lie
- * within seconds of each other, so the paired ratios hold on a machine
- * whose speed drifts from minute to minute. The idle servers wait on the
- * same core: their timers count as other load.
+ * `--interleave`: starts every spec's server once (`--copies` times), then
+ * loads them in turn, round after round, in an order that rotates; with
+ * copies, round r loads copy r mod N of each. Each round's runs lie within
+ * seconds of each other, so the paired ratios hold on a machine whose
+ * speed drifts from minute to minute; the copies spread what sets one
+ * process apart from another of the same code over the rounds. The idle
+ * servers wait on the same core: their timers count as other load.
  */
 async function _interleaved(specs: Spec[], load: Load, opts: Options, env: Env): Promise<Samples> {
   const samples: Samples = new Map(specs.map((s) => [s, []]));
-  const running = new Map<Spec, Running>();
+  const running = new Map<Spec, Running[]>(specs.map((s) => [s, []]));
   try {
-    for (const spec of specs) running.set(spec, await start(spec, load, opts, env));
+    for (let copy = 0; copy < opts.copies; copy++) {
+      for (const spec of specs) running.get(spec)?.push(await start(spec, load, opts, env, copy));
+    }
     let n = 0;
     for (let round = 0; round < opts.rounds; round++) {
       const shift = round % specs.length;
       for (const spec of [...specs.slice(shift), ...specs.slice(0, shift)]) {
         n++;
-        const s = await sample(spec, running.get(spec) as Running, load, opts, env);
+        const copies = running.get(spec) as Running[];
+        const s = await sample(spec, copies[round % copies.length] as Running, load, opts, env);
         samples.get(spec)?.push(s);
         _progress(`${n}/${specs.length * opts.rounds}`, spec, s, "");
       }
     }
   } finally {
-    await Promise.all([...running.values()].map((r) => r.server.stop()));
+    await Promise.all([...running.values()].flat().map((r) => r.server.stop()));
   }
   return samples;
 }
