@@ -11,7 +11,7 @@
  *
  * Unless responses are counted (the metrics, `corral ctl`), a request is
  * not timed: its start is the time of the main loop's last tick, read
- * without a clock call (one read cost Deno 0.15 µs a request on hello
+ * without a clock call (on Deno that read cost 0.21 µs a request on hello
  * world: docs/BENCHMARKS.md, "Issue #17, sixth"). Its age is then over by
  * the time between that tick and its arrival, at most {@link TICK_MS} while
  * the loop runs freely; for the request that blocked the loop, the age shown
