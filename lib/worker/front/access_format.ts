@@ -7,6 +7,9 @@ import { responseLength } from "../../runtime/response_length.ts";
 import { sys } from "../../runtime/sys.ts";
 import type { RemoteAddr, ServeInfo } from "../../runtime/types.ts";
 import { asciiJson, escapeLogValue } from "./log_escape.ts";
+import type { LineBytes } from "./line_bytes.ts";
+
+const _encoder = new TextEncoder();
 
 /** Gunicorn's default access log format (the Common Log Format plus referer and user agent). */
 export const DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
@@ -42,17 +45,14 @@ export interface AccessRecord {
 export interface AccessFormat {
   /** One record in, one line (without the newline) out. */
   readonly line: (record: AccessRecord) => string;
+  /** The same line written into `out` as the file gets it (UTF-8; json's made ASCII), without the newline. */
+  readonly write: (record: AccessRecord, out: LineBytes) => void;
   /** Whether the line shows the request's duration, so it must be measured. */
   readonly timed: boolean;
   /** Whether the line shows the client's address. */
   readonly peer: boolean;
   /** The request header fields the line shows, lower-case. */
   readonly fields: readonly string[];
-  /**
-   * Makes a batch of lines that is not all ASCII into one that is, where
-   * the format needs it (json); the text format escapes as it goes.
-   */
-  readonly toAscii?: (text: string) => string;
 }
 
 // Neither Deno.serve nor Bun.serve tells the handler which HTTP version a
@@ -77,14 +77,22 @@ export function clfTime(ms: number): string {
 
 let _clfSecond = -1;
 let _clfText = "";
+let _clfBytes = new Uint8Array(0);
 /** {@link clfTime}, formatted at most once a second. */
 function _cachedClfTime(ms: number): string {
   const second = Math.floor(ms / 1000);
   if (second !== _clfSecond) {
     _clfSecond = second;
     _clfText = clfTime(ms);
+    _clfBytes = _encoder.encode(_clfText);
   }
   return _clfText;
+}
+
+/** {@link _cachedClfTime}'s bytes. */
+function _cachedClfBytes(ms: number): Uint8Array {
+  _cachedClfTime(ms);
+  return _clfBytes;
 }
 
 /** The request target as sent: path and query of `request.url`. */
@@ -126,17 +134,10 @@ function _field(value: string | null): string {
   return value === null ? "-" : escapeLogValue(value);
 }
 
-function _length(r: AccessRecord): string {
-  // The runtime computes the length of a body it was not told the length of
-  // only as it sends it, and does not say; counting it here would mean
-  // streaming every body through corral (measured: -25 to -45% req/s).
-  // Asked without the response's headers where the runtime can tell (runtime/response_length.ts).
-  return _field(responseLength(r.response));
-}
-
-function _host(remote: RemoteAddr): string {
-  // An address the runtime or a parsed proxy header gave; escaped all the same.
-  return remote.transport === "tcp" ? escapeLogValue(remote.hostname) : "-";
+/** The client's address, or null (a unix socket): an address the runtime or a parsed proxy header gave. */
+function _hostname(r: AccessRecord): string | null {
+  const remote: RemoteAddr = r.remoteAddr ?? r.info.remoteAddr;
+  return remote.transport === "tcp" ? remote.hostname : null;
 }
 
 /** A request field, from what was read before the app ran if it was. */
@@ -157,54 +158,67 @@ function _userAgent(r: AccessRecord): string | null {
   return r.userAgent !== undefined ? r.userAgent : _requestField(r, "user-agent");
 }
 
-/** What the compiled lines call; `H` in {@link _EXPRESSIONS}. Each escapes what it returns. */
+/** What the compiled lines call; `H` in {@link _ATOMS}. */
 const _HELPERS = {
-  host: (r: AccessRecord) => _host(r.remoteAddr ?? r.info.remoteAddr),
+  hostname: _hostname,
   user: (r: AccessRecord) => {
     const authorization = _authorization(r);
     return authorization === null ? "-" : _field(basicUser(authorization));
   },
   clf: _cachedClfTime,
+  clfBytes: _cachedClfBytes,
   target: requestTarget,
   path: _path,
   query: _query,
-  length: _length,
-  referer: (r: AccessRecord) => _field(_referer(r)),
-  userAgent: (r: AccessRecord) => _field(_userAgent(r)),
-  header: _field,
-  requestHeader: (r: AccessRecord, name: string) => _field(_requestField(r, name)),
+  // The runtime computes the length of a body it was not told the length of
+  // only as it sends it, and does not say; counting it here would mean
+  // streaming every body through corral (measured: -25 to -45% req/s).
+  // Asked without the response's headers where the runtime can tell (runtime/response_length.ts).
+  length: (r: AccessRecord) => responseLength(r.response),
+  referer: _referer,
+  userAgent: _userAgent,
+  field: _field,
+  requestField: _requestField,
 };
 
 /**
- * Each atom as a JavaScript expression of the record `r`, the helpers `H`
- * and the escaping `E`. A format is compiled into one function that
- * concatenates them: about three times faster than calling a function per
- * atom. Every value a client (or the app) controls is escaped
- * ({@link escapeLogValue}), here by `E` or by its helper, so that no
- * request can write two lines or end a quoted field; the others are
- * numbers, the time and constants. An absent value is `-`, not tested.
+ * One piece of a line: a JavaScript expression of the record `r` and the
+ * helpers `H`, and how its value is written: `value`, a string a client
+ * (or the app) controls, escaped ({@link escapeLogValue}) so that no request
+ * can write two lines or end a quoted field; `field`, the same or null,
+ * written `-`; `text`, corral's own ASCII (numbers, or what a helper
+ * escaped already); `time`, `%(t)s`, formatted once a second; a string, the
+ * text itself.
  */
-const _EXPRESSIONS: Record<string, string> = {
-  h: "H.host(r)",
-  l: '"-"',
-  u: "H.user(r)",
-  t: "H.clf(r.time)",
-  r: `E(r.request.method) + " " + E(H.target(r.request.url)) + " ${_PROTOCOL}"`,
-  m: "E(r.request.method)",
-  U: "E(H.path(r))",
-  q: "E(H.query(r))",
-  H: `"${_PROTOCOL}"`,
-  s: '"" + r.response.status',
-  B: "H.length(r)",
-  b: "H.length(r)",
-  f: "H.referer(r)",
-  a: "H.userAgent(r)",
-  T: '"" + Math.floor(r.ms / 1000)',
-  M: '"" + Math.floor(r.ms)',
-  D: '"" + Math.round(r.ms * 1000)',
-  L: "(r.ms / 1000).toFixed(6)",
+type _Piece = readonly ["value" | "field" | "text", string] | readonly ["time"] | string;
+
+/**
+ * Each atom as its pieces. A format is compiled into one function that
+ * concatenates them (about three times faster than calling a function per
+ * atom), and one that writes them as bytes into the access log's buffer
+ * (line_bytes.ts).
+ */
+const _ATOMS: Record<string, readonly _Piece[]> = {
+  h: [["field", "H.hostname(r)"]],
+  l: ["-"],
+  u: [["text", "H.user(r)"]],
+  t: [["time"]],
+  r: [["value", "r.request.method"], " ", ["value", "H.target(r.request.url)"], ` ${_PROTOCOL}`],
+  m: [["value", "r.request.method"]],
+  U: [["value", "H.path(r)"]],
+  q: [["value", "H.query(r)"]],
+  H: [_PROTOCOL],
+  s: [["text", '"" + r.response.status']],
+  B: [["field", "H.length(r)"]],
+  b: [["field", "H.length(r)"]],
+  f: [["field", "H.referer(r)"]],
+  a: [["field", "H.userAgent(r)"]],
+  T: [["text", '"" + Math.floor(r.ms / 1000)']],
+  M: [["text", '"" + Math.floor(r.ms)']],
+  D: [["text", '"" + Math.round(r.ms * 1000)']],
+  L: [["text", "(r.ms / 1000).toFixed(6)"]],
   // The pid is the worker's, which compiles its own format.
-  p: "P",
+  p: [["text", "P"]],
 };
 
 const _TIMED = ["T", "M", "D", "L"];
@@ -220,19 +234,22 @@ function _fieldOf(name: string): string | undefined {
 
 /** The atoms a format may use, for messages and docs. */
 export const ACCESS_LOG_ATOMS: readonly string[] = [
-  ...Object.keys(_EXPRESSIONS),
+  ...Object.keys(_ATOMS),
   "{header}i",
   "{header}o",
 ];
 
-function _expression(name: string): string {
+function _pieces(name: string): readonly _Piece[] {
   // Own keys only: `%(constructor)s` is not an atom.
-  if (Object.hasOwn(_EXPRESSIONS, name)) return _EXPRESSIONS[name] as string;
+  if (Object.hasOwn(_ATOMS, name)) return _ATOMS[name] as readonly _Piece[];
   // A token (RFC 9110), so the name is safe inside a string literal.
   const header = /^\{([!#$%&'*+\-.^_`|~0-9A-Za-z]+)\}([io])$/.exec(name);
   if (header) {
     const field = JSON.stringify((header[1] as string).toLowerCase());
-    return header[2] === "i" ? `H.requestHeader(r, ${field})` : `H.header(r.response.headers.get(${field}))`;
+    return [[
+      "field",
+      header[2] === "i" ? `H.requestField(r, ${field})` : `r.response.headers.get(${field})`,
+    ]];
   }
   throw new TypeError(`unknown atom %(${name})s (known: ${ACCESS_LOG_ATOMS.join(" ")})`);
 }
@@ -262,6 +279,19 @@ function _jsonLine(): (r: AccessRecord) => string {
   };
 }
 
+/** A piece (not a string) as the string line's expression. */
+function _asString([kind, expression]: Exclude<_Piece, string>): string {
+  if (kind === "time") return "H.clf(r.time)";
+  if (kind === "value") return `E(${expression})`;
+  return kind === "field" ? `H.field(${expression})` : `(${expression})`;
+}
+
+/** A piece (not a string) as the byte writer's statement. */
+function _asWrite([kind, expression]: Exclude<_Piece, string>): string {
+  if (kind === "time") return "O.raw(H.clfBytes(r.time));";
+  return `O.${kind === "text" ? "ascii" : kind}(${expression});`;
+}
+
 /**
  * Compiles an access log format once.
  *
@@ -273,14 +303,14 @@ function _jsonLine(): (r: AccessRecord) => string {
  */
 export function compileAccessFormat(format: string): AccessFormat {
   // JSON.stringify escapes quotes, backslashes and the C0 controls, so a
-  // line is one line; the access log makes each batch ASCII (asciiJson) as
-  // it encodes it, which costs nothing when it is already.
+  // line is one line; asciiJson makes a line that is not ASCII so.
   if (format === "json") {
-    const fields = Object.values(_FIELDS);
-    return { line: _jsonLine(), timed: true, peer: true, fields, toAscii: asciiJson };
+    const line = _jsonLine();
+    const write = (r: AccessRecord, out: LineBytes) => out.ascii(line(r), asciiJson);
+    return { line, write, timed: true, peer: true, fields: Object.values(_FIELDS) };
   }
-  // JavaScript expressions: literals quoted by JSON.stringify, atoms from _EXPRESSIONS.
-  const parts: string[] = [];
+  // The literals, and the atoms' pieces (_ATOMS), in order; text next to text is one literal.
+  const pieces: _Piece[] = [];
   let literal = "";
   let last = 0;
   let timed = false;
@@ -293,19 +323,32 @@ export function compileAccessFormat(format: string): AccessFormat {
       literal += "%";
       continue;
     }
-    if (literal !== "") parts.push(JSON.stringify(literal));
-    literal = "";
-    parts.push(_expression(m[1] as string));
+    for (const piece of _pieces(m[1] as string)) {
+      if (typeof piece === "string") literal += piece;
+      else {
+        if (literal !== "") pieces.push(literal);
+        literal = "";
+        pieces.push(piece);
+      }
+    }
     timed ||= _TIMED.includes(m[1] as string);
     peer ||= m[1] === "h";
     const field = _fieldOf(m[1] as string);
     if (field !== undefined) fields.add(field);
   }
   literal += format.slice(last);
-  if (literal !== "") parts.push(JSON.stringify(literal));
-  const body = `return (r) => "" + ${parts.length > 0 ? parts.join(" + ") : '""'};`;
-  const line = new Function("H", "E", "P", body)(_HELPERS, escapeLogValue, `<${sys.pid}>`) as (
-    r: AccessRecord,
-  ) => string;
-  return { line, timed, peer, fields: [...fields] };
+  if (literal !== "") pieces.push(literal);
+  // Literals quoted by JSON.stringify in the string line, encoded once (L) for the writer.
+  const literals = pieces.filter((p) => typeof p === "string").map((p) => _encoder.encode(p));
+  let k = 0;
+  const concatenated = pieces.map((p) => typeof p === "string" ? JSON.stringify(p) : _asString(p));
+  const statements = pieces.map((p) => typeof p === "string" ? `O.raw(L[${k++}]);` : _asWrite(p));
+  const compiled = new Function(
+    "H",
+    "E",
+    "P",
+    "L",
+    `return [(r) => "" + ${concatenated.join(" + ") || '""'}, (r, O) => { ${statements.join(" ")} }];`,
+  )(_HELPERS, escapeLogValue, `<${sys.pid}>`, literals) as [AccessFormat["line"], AccessFormat["write"]];
+  return { line: compiled[0], write: compiled[1], timed, peer, fields: [...fields] };
 }

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { type AccessRecord, compileAccessFormat } from "../../../lib/worker/front/access_format.ts";
 import { AccessLog } from "../../../lib/worker/front/access_log.ts";
 import { asciiJson, escapeLogValue } from "../../../lib/worker/front/log_escape.ts";
+import { LineBytes } from "../../../lib/worker/front/line_bytes.ts";
 
 /**
  * CR, LF, NUL, `"`, `\`, DEL, bytes 0xC3 0xA9 0xFF (a client's UTF-8 `é`
@@ -138,6 +139,34 @@ describe("access log escaping", () => {
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("the bytes written to the file are the line's, escaped alike, for hostile and clean records", () => {
+    const clean = hostileRecord({
+      request: new Request("http://h/a?b=1", { headers: { "user-agent": "ua/1", referer: "http://r/" } }),
+      info: { remoteAddr: { transport: "tcp", hostname: "10.0.0.1", port: 1 } },
+      authorization: undefined,
+    });
+    const unix = hostileRecord({ info: { remoteAddr: { transport: "unix", path: "/s" } } });
+    const formats = [
+      ...["h", "l", "u", "t", "r", "m", "U", "q", "H", "s", "B", "b", "f", "a", "T", "M", "D", "L", "p"]
+        .map((atom) => `[%(${atom})s]`),
+      "%({x-h}i)s|%({x-o}o)s|%({absent}i)s|%({absent}o)s",
+      '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
+      "é %(m)s – %% \u2028 ✓", // literals of the format that are not ASCII: UTF-8
+      "",
+      "json",
+    ];
+    for (const format of formats) {
+      const compiled = compileAccessFormat(format);
+      for (const record of [hostileRecord(), clean, unix]) {
+        const out = new LineBytes(8); // grows as it goes
+        compiled.write(record, out);
+        const line = compiled.line(record);
+        const expected = new TextEncoder().encode(format === "json" ? asciiJson(line) : line);
+        assert.deepEqual(out.take(), expected, format);
+      }
     }
   });
 
