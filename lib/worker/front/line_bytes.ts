@@ -40,21 +40,31 @@ export class LineBytes {
   }
 
   /**
-   * Appends `text` as the text log writes a value a client controls
-   * ({@link escapeLogValue}): as it is when it is printable ASCII without `"`
-   * and `\`, else escaped.
+   * Copies `text`, one byte a character, when each is printable ASCII but
+   * `"` and `\` (`clean`), or ASCII (not `clean`); at the first that is not,
+   * keeps nothing of it and returns false.
    */
-  value(text: string): void {
+  #copy(text: string, clean: boolean): boolean {
     const n = text.length;
     this.#room(n);
     const bytes = this.bytes;
     let at = this.length;
     for (let i = 0; i < n; i++) {
       const c = text.charCodeAt(i);
-      if (!_clean(c)) return this.ascii(escapeLogValue(text));
+      if (clean ? !_clean(c) : c > 0x7f) return false;
       bytes[at++] = c;
     }
     this.length = at;
+    return true;
+  }
+
+  /**
+   * Appends `text` as the text log writes a value a client controls
+   * ({@link escapeLogValue}): as it is when it is printable ASCII without `"`
+   * and `\`, else escaped (which is ASCII).
+   */
+  value(text: string): void {
+    if (!this.#copy(text, true)) this.#copy(escapeLogValue(text), false);
   }
 
   /** Appends a value that may be absent: `-` for null, else as {@link value}. */
@@ -68,16 +78,9 @@ export class LineBytes {
    * else `toAscii(text)` when given, or its UTF-8 bytes.
    */
   ascii(text: string, toAscii?: (text: string) => string): void {
-    const n = text.length;
-    this.#room(n);
-    const bytes = this.bytes;
-    let at = this.length;
-    for (let i = 0; i < n; i++) {
-      const c = text.charCodeAt(i);
-      if (c > 0x7f) return toAscii ? this.ascii(toAscii(text)) : this.raw(_encoder.encode(text));
-      bytes[at++] = c;
-    }
-    this.length = at;
+    if (this.#copy(text, false)) return;
+    if (toAscii) this.ascii(toAscii(text));
+    else this.raw(_encoder.encode(text));
   }
 
   /**

@@ -142,32 +142,15 @@ describe("access log escaping", () => {
     }
   });
 
-  test("the bytes written to the file are the line's, escaped alike, for hostile and clean records", () => {
-    const clean = hostileRecord({
-      request: new Request("http://h/a?b=1", { headers: { "user-agent": "ua/1", referer: "http://r/" } }),
-      info: { remoteAddr: { transport: "tcp", hostname: "10.0.0.1", port: 1 } },
-      authorization: undefined,
-    });
-    const unix = hostileRecord({ info: { remoteAddr: { transport: "unix", path: "/s" } } });
-    const formats = [
-      ...["h", "l", "u", "t", "r", "m", "U", "q", "H", "s", "B", "b", "f", "a", "T", "M", "D", "L", "p"]
-        .map((atom) => `[%(${atom})s]`),
-      "%({x-h}i)s|%({x-o}o)s|%({absent}i)s|%({absent}o)s",
-      '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
-      "é %(m)s – %% \u2028 ✓", // literals of the format that are not ASCII: UTF-8
-      "",
-      "json",
-    ];
-    for (const format of formats) {
-      const compiled = compileAccessFormat(format);
-      for (const record of [hostileRecord(), clean, unix]) {
-        const out = new LineBytes(8); // grows as it goes
-        compiled.write(record, out);
-        const line = compiled.line(record);
-        const expected = new TextEncoder().encode(format === "json" ? asciiJson(line) : line);
-        assert.deepEqual(out.take(), expected, format);
-      }
-    }
+  test("a line is the bytes the file gets: the format's own text as UTF-8, what clients send escaped", () => {
+    const format = compileAccessFormat("é %(m)s – %% \u2028 ✓ %(a)s");
+    assert.equal(format.line(hostileRecord()), `é ${ESCAPED} – % \u2028 ✓ ${ESCAPED}`);
+    const out = new LineBytes(8); // grows as it goes
+    format.write(hostileRecord(), out);
+    assert.deepEqual(out.take(), new TextEncoder().encode(`é ${ESCAPED} – % \u2028 ✓ ${ESCAPED}`));
+    const json = compileAccessFormat("json");
+    json.write(hostileRecord(), out);
+    assert.deepEqual(out.take(), new TextEncoder().encode(asciiJson(json.line(hostileRecord()))));
   });
 
   test("asciiJson: NEL, U+2028, U+2029 and all else above U+007F become \\u escapes", () => {
