@@ -6,8 +6,8 @@
  * and escaped as {@link escapeLogValue} does only when it has to be.
  * Measured on hello world with the default format, before: formatting a
  * line cost Deno 0.59 µs, and buffering, joining and encoding it 0.28 µs;
- * written this way, a logged request costs 0.966 of the CPU it did on
- * Deno, 0.940 on Bun (docs/BENCHMARKS.md, "Issue #17, sixth").
+ * written this way, a logged request costs 0.966–0.968 of the CPU it did on
+ * Deno, 0.940–0.947 on Bun (docs/BENCHMARKS.md, "Issue #17, sixth").
  * @module
  */
 import { escapeLogValue } from "./log_escape.ts";
