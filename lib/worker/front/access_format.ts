@@ -77,22 +77,14 @@ export function clfTime(ms: number): string {
 }
 
 let _clfSecond = -1;
-let _clfText = "";
 let _clfBytes = new Uint8Array(0);
-/** {@link clfTime}, formatted at most once a second. */
-function _cachedClfTime(ms: number): string {
+/** {@link clfTime}'s bytes, formatted at most once a second. */
+function _cachedClfBytes(ms: number): Uint8Array {
   const second = Math.floor(ms / 1000);
   if (second !== _clfSecond) {
     _clfSecond = second;
-    _clfText = clfTime(ms);
-    _clfBytes = _encoder.encode(_clfText);
+    _clfBytes = _encoder.encode(clfTime(ms));
   }
-  return _clfText;
-}
-
-/** {@link _cachedClfTime}'s bytes. */
-function _cachedClfBytes(ms: number): Uint8Array {
-  _cachedClfTime(ms);
   return _clfBytes;
 }
 
@@ -166,7 +158,6 @@ const _HELPERS = {
     const authorization = _authorization(r);
     return authorization === null ? "-" : _field(basicUser(authorization));
   },
-  clf: _cachedClfTime,
   clfBytes: _cachedClfBytes,
   target: requestTarget,
   path: _path,

@@ -10,14 +10,9 @@
  * Deno, 0.940–0.947 on Bun (docs/BENCHMARKS.md, "Issue #17, sixth").
  * @module
  */
-import { escapeLogValue } from "./log_escape.ts";
+import { cleanLogChar, escapeLogValue } from "./log_escape.ts";
 
 const _encoder = new TextEncoder();
-
-/** Whether `c` is written as it is: printable ASCII but `"` and `\`. */
-function _clean(c: number): boolean {
-  return c >= 0x20 && c <= 0x7e && c !== 0x22 && c !== 0x5c;
-}
 
 /** Lines of bytes, appended in place; {@link take} hands them over and starts afresh. */
 export class LineBytes {
@@ -51,7 +46,7 @@ export class LineBytes {
     let at = this.length;
     for (let i = 0; i < n; i++) {
       const c = text.charCodeAt(i);
-      if (clean ? !_clean(c) : c > 0x7f) return false;
+      if (clean ? !cleanLogChar(c) : c > 0x7f) return false;
       bytes[at++] = c;
     }
     this.length = at;

@@ -16,6 +16,11 @@
 
 /** A value that needs no escaping: printable ASCII without `"` and `\`. */
 const _CLEAN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** Whether the character `c` (a code unit) is written as it is: {@link _CLEAN}'s set. */
+export function cleanLogChar(c: number): boolean {
+  return c >= 0x20 && c <= 0x7e && c !== 0x22 && c !== 0x5c;
+}
 const _HEX = "0123456789ABCDEF";
 
 function _byte(b: number): string {
