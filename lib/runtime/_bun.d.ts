@@ -14,6 +14,8 @@ declare namespace Bun {
     upgrade(request: Request, options?: unknown): boolean;
     stop(closeActiveConnections?: boolean): Promise<void>;
     readonly port: number;
+    /** Requests whose response is not sent yet (a stream: until its end). */
+    readonly pendingRequests: number;
   }
   interface ServerWebSocket {
     close(code?: number, reason?: string): void;

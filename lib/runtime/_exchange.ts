@@ -188,21 +188,22 @@ export function judge(
 }
 
 /**
- * Whether a connection has waited for its client for at least `idleMs`
- * (`--keep-alive`): it never received anything, or its last event was data
- * sent. The kernel's clock ticks every few milliseconds (CONFIG_HZ), so a
- * request and its answer often share a tick: such a tie counts as waiting
- * for the client only when `busy` is false (no request in flight in this
- * process), since a tie is also a request that came in the tick of the last
- * answer.
+ * Whether a connection looks as if it had waited for its client for at
+ * least `idleMs` (`--keep-alive`): it never received anything, or its last
+ * event was data sent. The kernel's clock ticks every few milliseconds
+ * (CONFIG_HZ), so a request and its answer often share a tick: a tie counts
+ * as waiting. What the kernel cannot tell is whether the server is still
+ * answering: a request received with the one before (pipelined) and still
+ * at the app, or a response whose body the app streams slowly, looks the
+ * same. The watcher asks the worker's requests in flight before it closes
+ * one that looks idle (runtime/_watcher.ts).
  */
 export function isIdle(
   quiet: Pick<TcpInfo, "sentMs" | "receivedMs" | "everSent" | "everReceived">,
   idleMs: number,
-  busy: boolean,
 ): boolean {
   if (!quiet.everReceived) return quiet.receivedMs >= idleMs;
   if (!quiet.everSent) return false; // its first request is in progress
-  if (quiet.sentMs > quiet.receivedMs || (quiet.sentMs === quiet.receivedMs && busy)) return false;
+  if (quiet.sentMs > quiet.receivedMs) return false;
   return quiet.sentMs >= idleMs;
 }

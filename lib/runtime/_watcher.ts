@@ -82,6 +82,13 @@ export interface WatchOptions {
   /** The slow-client limits, or null. */
   readonly slow: SlowLimits | null;
   readonly inFlight?: InFlightRequests | undefined;
+  /**
+   * Responses the server is still sending on connections it does not name
+   * (Bun: see runtime/bun.ts); while there are, no connection whose last
+   * event was an answer is closed as idle, since it may be one of them.
+   * Absent where `inFlight` keeps each request until its response is sent.
+   */
+  readonly sending?: (() => number) | undefined;
   readonly onClosed?: ((closed: ClosedConnections) => void) | undefined;
 }
 
@@ -224,6 +231,7 @@ export class ConnectionWatcher {
     perServer: Map<WatchOptions, _Counts>,
   ): boolean {
     const suspects: _Suspect[] = [];
+    const idle: _Suspect[] = [];
     const until = performance.now() + SLICE_MS;
     let fd: number | null = null;
     while (performance.now() < until && (fd = next()) !== null) {
@@ -233,27 +241,44 @@ export class ConnectionWatcher {
       const { ex, info, server } = followed;
       if (!ex.upgraded && _marks.delete(ex.peer)) ex.upgraded = true;
       if (ex.upgraded) continue;
-      const busy = (server.inFlight?.size ?? 0) > 0;
-      if (server.idleMs !== null && isIdle(info, server.idleMs, busy)) {
-        if (this.#still(fd, ex) && this.#libc.shutdown(fd, SHUT_RDWR) === 0) {
-          _counts(perServer, server).idle++;
-        }
+      if (server.idleMs !== null && isIdle(info, server.idleMs)) {
+        // Nothing answered on it, or nothing in flight anywhere: idle for sure; else asked below.
+        if (!info.everReceived || !_busy(server)) this.#closeIdle(fd, ex, server, perServer);
+        else idle.push({ fd, ex, info, server });
       } else if (server.slow !== null && !late && overdue(ex, info, now, server.slow)) {
         suspects.push({ fd, ex, info, server });
       }
     }
-    if (suspects.length > 0) this.#judge(suspects, now, perServer);
+    if (idle.length + suspects.length > 0) {
+      const atApp = new Map<InFlightRequests | undefined, ReturnType<typeof _atApp>>();
+      const known = (server: WatchOptions) => {
+        let found = atApp.get(server.inFlight);
+        if (found === undefined) atApp.set(server.inFlight, found = _atApp(server.inFlight));
+        return found;
+      };
+      for (const { fd, ex, server } of idle) {
+        // Its request, or its response, is still in progress; or one is on a connection the server does not name.
+        if (_requestOf(known(server), ex.peer) !== undefined || (server.sending?.() ?? 0) > 0) continue;
+        this.#closeIdle(fd, ex, server, perServer);
+      }
+      if (suspects.length > 0) this.#judge(suspects, now, perServer, known);
+    }
     return fd !== null;
   }
 
+  #closeIdle(fd: number, ex: Exchange, server: WatchOptions, perServer: Map<WatchOptions, _Counts>): void {
+    if (this.#still(fd, ex) && this.#libc.shutdown(fd, SHUT_RDWR) === 0) _counts(perServer, server).idle++;
+  }
+
   /** Closes the suspects that are too slow, knowing which requests the app has. */
-  #judge(suspects: readonly _Suspect[], now: number, perServer: Map<WatchOptions, _Counts>): void {
-    const known = new Map<InFlightRequests | undefined, ReturnType<typeof _atApp>>();
+  #judge(
+    suspects: readonly _Suspect[],
+    now: number,
+    perServer: Map<WatchOptions, _Counts>,
+    known: (server: WatchOptions) => ReturnType<typeof _atApp>,
+  ): void {
     for (const { fd, ex, info, server } of suspects) {
-      if (!known.has(server.inFlight)) known.set(server.inFlight, _atApp(server.inFlight));
-      const { byPeer, ports } = known.get(server.inFlight) as ReturnType<typeof _atApp>;
-      const peerPort = Number(ex.peer.slice(ex.peer.lastIndexOf("|") + 1));
-      const request = byPeer.get(ex.peer) ?? (ports.has(peerPort) ? null : undefined);
+      const request = _requestOf(known(server), ex.peer);
       const verdict = judge(ex, info, now, server.slow as SlowLimits, request, server.tls);
       // Bytes waiting unread: the worker is behind, not the client.
       if (verdict === null || this.#probe.unread(fd) > 0 || !this.#still(fd, ex)) continue;
@@ -271,6 +296,24 @@ export class ConnectionWatcher {
   }
 }
 
+/** Whether the server has requests in flight, or responses it is sending on connections it does not name. */
+function _busy(server: WatchOptions): boolean {
+  return (server.inFlight?.size ?? 0) > 0 || (server.sending?.() ?? 0) > 0;
+}
+
+/**
+ * The request in flight on the connection to `peer`: the request; null
+ * when one may be (a peer {@link _atApp} could only match by port); else
+ * undefined.
+ */
+function _requestOf(
+  { byPeer, ports }: ReturnType<typeof _atApp>,
+  peer: string,
+): Request | null | undefined {
+  const peerPort = Number(peer.slice(peer.lastIndexOf("|") + 1));
+  return byPeer.get(peer) ?? (ports.has(peerPort) ? null : undefined);
+}
+
 function _yield(): Promise<void> {
   return new Promise((resolve) => sys.setImmediate(resolve));
 }
@@ -281,7 +324,10 @@ function _counts(perServer: Map<WatchOptions, _Counts>, server: WatchOptions): _
   return counts;
 }
 
-/** The requests in flight by peer; `ports`: the peers this cannot key, matched by port only. */
+/**
+ * The requests in flight (and those whose response is being sent) by peer;
+ * `ports`: the peers this cannot key, matched by port only.
+ */
 function _atApp(
   inFlight: InFlightRequests | undefined,
 ): { byPeer: Map<string, Request>; ports: Set<number> } {

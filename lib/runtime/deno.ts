@@ -1,5 +1,6 @@
 /** The Deno side of the runtime seam. */
 import { denoRecord } from "./_deno_record.ts";
+import { streamsBody } from "./_deno_response.ts";
 import { lines } from "./_lines.ts";
 import { bindError } from "./_bind_error.ts";
 import { hasPendingInput } from "./_sockets.ts";
@@ -291,6 +292,11 @@ export const denoRuntime: Runtime = {
   selfCommand: _selfCommand,
   spawn: _spawn,
   serve: _serve,
+  whenSent: (response, info) => {
+    if (!streamsBody(response)) return null;
+    const completed = (info as { completed?: unknown }).completed;
+    return completed instanceof Promise ? completed : null;
+  },
   webSockets: _webSockets,
   connectionWatchProblem: () => _socketCalls() === null ? _libcProblem : null,
   sharedMemory: () => sharedMemoryOf(_socketCalls(), mapFileDeno),

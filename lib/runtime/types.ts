@@ -63,10 +63,12 @@ export type Handler = (
 export type ErrorHandler = (error: unknown) => Response | Promise<Response>;
 
 /**
- * The requests the app has been handed and has not answered yet. The
- * runtime's connection watcher (runtime/_watcher.ts) asks it only when a
- * connection looks too slow: one whose request is in it has sent its whole
- * head. The front keeps it (lib/worker/in_flight.ts).
+ * The requests the app has been handed and has not answered yet, and
+ * those whose streamed response is still being sent ({@link Runtime}'s
+ * `whenSent`). The runtime's connection watcher (runtime/_watcher.ts) asks
+ * it only when a connection looks too slow (one whose request is in it has
+ * sent its whole head) or idle (one whose request is in it is not). The
+ * worker keeps it (lib/worker/in_flight.ts).
  */
 export interface InFlightRequests {
   readonly size: number;
@@ -261,6 +263,17 @@ export interface Runtime {
    * waits for the open WebSockets to close ({@link webSockets}).
    */
   serve(spec: ServeSpec): RunningServer;
+  /**
+   * For a response the handler returned with `info`: a promise that
+   * settles once the runtime has sent it, when its body is a stream the app
+   * may still be writing (Server-Sent Events, a long download); null when
+   * the runtime has the body whole, or cannot tell which connection a
+   * response is on (Bun: its watcher asks how many responses the servers
+   * are still sending instead, runtime/_watcher.ts).
+   * Until it settles, the request stays in the worker's list of requests in
+   * flight, so that the connection watcher never closes the connection as idle.
+   */
+  whenSent(response: Response, info: ServeInfo): Promise<void> | null;
   readonly webSockets: WebSockets;
   /**
    * Why this process cannot watch its connections (so `idleTimeout`,

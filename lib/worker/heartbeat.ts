@@ -17,6 +17,12 @@ import type { HeartbeatStart, ThreadMessage } from "./heartbeat_thread.ts";
 import { heartbeatOf } from "../watchdog_buffer.ts";
 import type { Watchdog } from "./watchdog.ts";
 
+/** How often the heartbeat thread reports: often enough for --timeout. */
+export function heartbeatInterval(timeoutSeconds: number): number {
+  if (timeoutSeconds <= 0) return 1000;
+  return Math.max(100, Math.min(1000, (timeoutSeconds * 1000) / 4));
+}
+
 /**
  * The URL of a thread module of lib/worker/. From source (a file or a URL),
  * beside this module. In a Bun single binary every bundled module's

@@ -9,7 +9,7 @@ import { formatAddress } from "../address.ts";
 import { describeError, ExitCode } from "../errors.ts";
 import { buildFront, type Front } from "./front/mod.ts";
 import { withConnectionClose } from "./front/_responses.ts";
-import { startHeartbeat } from "./heartbeat.ts";
+import { heartbeatInterval, startHeartbeat } from "./heartbeat.ts";
 import { InFlight } from "./in_flight.ts";
 import { callHook, type Hooks } from "../config/hooks.ts";
 import type { IpcClient, WorkerBoot } from "../ipc.ts";
@@ -61,12 +61,6 @@ function _internalError(): Response {
   });
 }
 
-/** How often the heartbeat thread reports: often enough for --timeout. */
-export function heartbeatInterval(timeoutSeconds: number): number {
-  if (timeoutSeconds <= 0) return 1000;
-  return Math.max(100, Math.min(1000, (timeoutSeconds * 1000) / 4));
-}
-
 /** Worker: the process that serves requests. */
 export class Worker {
   readonly #rt: Runtime;
@@ -86,7 +80,7 @@ export class Worker {
   /** Requests begun since the drain began. */
   #drained = 0;
   /** Requests the app holds, for the runtime's connection watcher (--keep-alive, slow clients). */
-  readonly #inFlight = new InFlight();
+  readonly #inFlight: InFlight;
 
   /** Sockets bound before the worker dropped its privileges, by listen entry. */
   readonly #bound: readonly (number | undefined)[];
@@ -103,6 +97,7 @@ export class Worker {
     this.#ipc = ipc;
     this.#hooks = hooks;
     this.#bound = bound;
+    this.#inFlight = new InFlight(rt.whenSent);
   }
 
   get #info() {
@@ -267,14 +262,14 @@ export class Worker {
       }
       if (response instanceof Promise) {
         response.then((r) => {
-          inFlight.delete(id);
+          inFlight.answered(id, r, info);
           watchdog.end(slot, startedAt, r, info);
         }, () => {
           inFlight.delete(id);
           watchdog.end(slot, startedAt, null, info);
         });
       } else {
-        inFlight.delete(id);
+        inFlight.answered(id, response, info);
         watchdog.end(slot, startedAt, response, info);
       }
       return response;
@@ -298,9 +293,9 @@ export class Worker {
 
   /**
    * While the worker drains, every answer says `Connection: close`; and
-   * the requests the app holds are recorded (for the connection watcher).
-   * A boolean check and the record otherwise; a promise callback for an
-   * async handler.
+   * the requests the app holds, and those whose streamed response is being
+   * sent, are recorded (for the connection watcher). A boolean check and
+   * the record otherwise; a promise callback for an async handler.
    */
   #drainable(handler: Handler): Handler {
     const inFlight = this.#inFlight;
@@ -314,10 +309,9 @@ export class Worker {
         throw err;
       }
       if (response instanceof Promise) {
-        const settled = () => inFlight.delete(id);
-        response.then(settled, settled);
+        response.then((r) => inFlight.answered(id, r, info), () => inFlight.delete(id));
       } else {
-        inFlight.delete(id);
+        inFlight.answered(id, response, info);
       }
       return response;
     };

@@ -1,6 +1,6 @@
 /**
  * The app the front's tests serve: /echo counts the request body, /slow
- * waits, /hold waits for /release, /info shows what the app sees, /throw
+ * waits, /stream sends `n` events `ms` apart, /hold waits for /release, /info shows what the app sees, /throw
  * throws, /headers-read tells whether the request's headers were read
  * before the app got it (Deno only: its Request's "headers cache").
  */
@@ -19,6 +19,20 @@ export default {
         const ms = Number(url.searchParams.get("ms") ?? 1000);
         await new Promise((resolve) => setTimeout(resolve, ms));
         return new Response(`slept ${ms}`);
+      }
+      case "/stream": {
+        // Server-Sent Events, as an app sends them: a pause of `ms` before each event after the first.
+        const n = Number(url.searchParams.get("n") ?? 3);
+        const ms = Number(url.searchParams.get("ms") ?? 1000);
+        let sent = 0;
+        const body = new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            if (sent > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+            if (sent === n) return controller.close();
+            controller.enqueue(new TextEncoder().encode(`data: ${++sent}\n\n`));
+          },
+        });
+        return new Response(body, { headers: { "content-type": "text/event-stream" } });
       }
       case "/hold":
         await new Promise<void>((resolve) => held.push(resolve));

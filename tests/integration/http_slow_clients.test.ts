@@ -132,6 +132,50 @@ describe(`slow clients (${RUNTIME})`, () => {
     await c.exit();
   });
 
+  for (const limits of [[], ["--header-timeout", "0", "--body-timeout", "0"]]) {
+    const named = limits.length ? ", slow-client limits off" : "";
+    test(
+      `--keep-alive${named}: a request pipelined behind another, still at the app, is not cut`,
+      T,
+      async () => {
+        const { c, port } = await startOnFreePort([...limits, "--keep-alive", "1"]);
+        // Both arrive together: the connection's last event is the first answer, as if it waited for its client,
+        // for the 2.5 s the app takes over the second.
+        const conn = await client(
+          port,
+          "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /slow?ms=2500 HTTP/1.1\r\nHost: x\r\n\r\n",
+        );
+        await waitFor("the connection to be closed", () => conn.closedAfter() !== null, 15_000);
+        assert.match(conn.received(), /\r\n\r\nok[^]*slept 2500$/, `got ${JSON.stringify(conn.received())}`);
+        // Closed as idle only after the second answer (1 s, seen within a look of 250 ms).
+        assert.ok((conn.closedAfter() as number) >= 2500 + 900, `closed after ${conn.closedAfter()} ms`);
+        c.kill("SIGTERM");
+        await c.exit();
+      },
+    );
+
+    test(`--keep-alive${named}: a streamed response that pauses longer is sent whole`, T, async () => {
+      const { c, port } = await startOnFreePort([...limits, "--keep-alive", "1"]);
+      const stream = await client(port, "GET /stream?n=3&ms=1600 HTTP/1.1\r\nHost: x\r\n\r\n");
+      const idle = await client(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+      await waitFor("the stream's end, and the connection's", () => stream.closedAfter() !== null, 15_000);
+      assert.match(
+        stream.received(),
+        /data: 1\n\n[^]*data: 2\n\n[^]*data: 3\n\n/,
+        JSON.stringify(stream.received()),
+      );
+      assert.ok((stream.closedAfter() as number) >= 3200 + 900, `closed after ${stream.closedAfter()} ms`);
+      // An idle connection beside it is closed: at once on Deno, once no response is being sent on Bun.
+      await waitFor("the idle connection to be closed", () => idle.closedAfter() !== null, 10_000);
+      assert.ok((idle.closedAfter() as number) >= 900, `closed after ${idle.closedAfter()} ms`);
+      if (RUNTIME === "deno") {
+        assert.ok((idle.closedAfter() as number) < 2500, `closed after ${idle.closedAfter()} ms`);
+      }
+      c.kill("SIGTERM");
+      await c.exit();
+    });
+  }
+
   test(
     "without --allow-ffi, Deno's master warns once that the timeouts cannot be enforced",
     { ...T, skip: RUNTIME !== "deno" && "Deno permissions only exist on Deno" },

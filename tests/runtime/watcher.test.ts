@@ -22,11 +22,17 @@ async function libc(): Promise<LibcCalls> {
   return module.openLibc();
 }
 
-/** A server that reads everything and never answers (the app would be elsewhere); the bytes it has read. */
-async function listen(): Promise<{ server: Server; port: number; read: () => number }> {
+/**
+ * A server that reads everything and never answers (the app would be elsewhere), or with `answer` writes
+ * it back for each read; the bytes it has read.
+ */
+async function listen(answer = ""): Promise<{ server: Server; port: number; read: () => number }> {
   let read = 0;
   const server = createServer((socket) => {
-    socket.on("data", (d: Uint8Array) => read += d.length);
+    socket.on("data", (d: Uint8Array) => {
+      read += d.length;
+      if (answer) socket.write(answer);
+    });
     socket.on("error", () => {});
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -50,7 +56,9 @@ async function client(port: number, send: string) {
 /** Requests in flight, as the worker's front would list them. */
 function inFlight(entries: [Request, Socket][]): InFlightRequests {
   return {
-    size: entries.length,
+    get size() {
+      return entries.length;
+    },
     forEach(fn) {
       for (const [request, socket] of entries) {
         const info: ServeInfo = {
@@ -89,6 +97,12 @@ class Watcher extends ConnectionWatcher {
     return this.#probe;
   }
 
+  /** One look, as if `seconds` had passed since the connections' last data. */
+  async lookAt(seconds: number) {
+    this.#probe.skew = seconds * 1000;
+    return await this.look(false, this.#probe.skew);
+  }
+
   /** Looks now, then as if `seconds` had passed (late, judging nothing), then once more on time. */
   async lookAfter(seconds: number) {
     this.#probe.skew = 0;
@@ -109,8 +123,8 @@ after(() => {
 });
 
 describe(`connection watcher (${RUNTIME})`, LINUX, () => {
-  async function setup(options: Partial<WatchOptions> = {}) {
-    const { server, port, read } = await listen();
+  async function setup(options: Partial<WatchOptions> = {}, answer = "") {
+    const { server, port, read } = await listen(answer);
     servers.push(server);
     const watcher = new Watcher(await libc(), { port, tls: false, idleMs: null, slow: SLOW, ...options });
     /** Until the server has read `bytes` in all. */
@@ -165,6 +179,44 @@ describe(`connection watcher (${RUNTIME})`, LINUX, () => {
     assert.deepEqual(await watcher.lookAfter(19), { idle: 0, heads: 0, bodies: 0, answered: 0 });
     assert.deepEqual(await watcher.lookAfter(23), { idle: 0, heads: 0, bodies: 1, answered: 1 });
     await waitFor("the 408", () => half.received().startsWith("HTTP/1.1 408 "));
+  });
+
+  const ANSWER = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  const GET = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+
+  test("--keep-alive: an answered connection is closed once idle, one with a request in flight is not", async () => {
+    // The request in flight came pipelined behind the one answered, or its response streams: to the kernel,
+    // both connections have waited for their client since their last answer.
+    const holder: [Request, Socket][] = [];
+    const { port, watcher } = await setup({ idleMs: 1000, slow: null, inFlight: inFlight(holder) }, ANSWER);
+    const busy = await client(port, GET);
+    const idle = await client(port, GET);
+    sockets.push(busy.socket, idle.socket);
+    await waitFor("both answers", () => busy.received() === ANSWER && idle.received() === ANSWER);
+    holder.push([new Request("http://x/slow"), busy.socket]);
+    assert.deepEqual(await watcher.look(), { idle: 0, heads: 0, bodies: 0, answered: 0 }, "not before");
+    assert.deepEqual(await watcher.lookAt(2), { idle: 1, heads: 0, bodies: 0, answered: 0 });
+    await waitFor("the idle one's end", () => idle.ended());
+    assert.equal(busy.ended(), false);
+    holder.length = 0;
+    assert.deepEqual(await watcher.lookAt(2), { idle: 1, heads: 0, bodies: 0, answered: 0 });
+    await waitFor("the other's end, its answer done", () => busy.ended());
+  });
+
+  test("--keep-alive: while a server sends responses on connections it does not name, no answered one is closed", async () => {
+    let sending = 1;
+    const { port, watcher } = await setup({ idleMs: 1000, slow: null, sending: () => sending }, ANSWER);
+    const answered = await client(port, GET);
+    const silent = await client(port, "");
+    sockets.push(answered.socket, silent.socket);
+    await waitFor("the answer", () => answered.received() === ANSWER);
+    // The silent one never sent a request: no response can be on it.
+    assert.deepEqual(await watcher.lookAt(2), { idle: 1, heads: 0, bodies: 0, answered: 0 });
+    await waitFor("the silent one's end", () => silent.ended());
+    assert.equal(answered.ended(), false);
+    sending = 0;
+    assert.deepEqual(await watcher.lookAt(2), { idle: 1, heads: 0, bodies: 0, answered: 0 });
+    await waitFor("the answered one's end", () => answered.ended());
   });
 
   test("an upgraded connection is never closed, and TLS gets no 408", async () => {
