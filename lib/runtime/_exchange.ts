@@ -190,7 +190,8 @@ export function judge(
 /**
  * Whether a connection looks as if it had waited for its client for at
  * least `idleMs` (`--keep-alive`): it never received anything, or its last
- * event was data sent. The kernel's clock ticks every few milliseconds
+ * event was data sent and none is left to send or to be acknowledged (a
+ * client that stopped reading a long answer holds it up). The kernel's clock ticks every few milliseconds
  * (CONFIG_HZ), so a request and its answer often share a tick: a tie counts
  * as waiting. What the kernel cannot tell is whether the server is still
  * answering: a request received with the one before (pipelined) and still
@@ -199,11 +200,12 @@ export function judge(
  * one that looks idle (runtime/_watcher.ts).
  */
 export function isIdle(
-  quiet: Pick<TcpInfo, "sentMs" | "receivedMs" | "everSent" | "everReceived">,
+  quiet: Pick<TcpInfo, "sentMs" | "receivedMs" | "everSent" | "everReceived" | "sending">,
   idleMs: number,
 ): boolean {
   if (!quiet.everReceived) return quiet.receivedMs >= idleMs;
   if (!quiet.everSent) return false; // its first request is in progress
-  if (quiet.sentMs > quiet.receivedMs) return false;
+  // An answer still going out: a client that stopped reading a long one is not waiting for the server.
+  if (quiet.sentMs > quiet.receivedMs || quiet.sending) return false;
   return quiet.sentMs >= idleMs;
 }

@@ -1,6 +1,6 @@
 /**
  * The app the front's tests serve: /echo counts the request body, /slow
- * waits, /stream sends `n` events `ms` apart, /hold waits for /release, /info shows what the app sees, /throw
+ * waits, /stream sends `n` events `ms` apart, /big sends `bytes` bytes, /hold waits for /release, /info shows what the app sees, /throw
  * throws, /headers-read tells whether the request's headers were read
  * before the app got it (Deno only: its Request's "headers cache").
  */
@@ -58,6 +58,8 @@ export default {
       }
       case "/throw":
         throw new Error("boom from the front app");
+      case "/big":
+        return new Response(new Uint8Array(Number(url.searchParams.get("bytes") ?? 1 << 20)).fill(98));
       case "/sized":
         return new Response("twelve bytes", { headers: { "content-length": "12", "x-trace": "abc" } });
       case "/redirect":

@@ -44,11 +44,18 @@ function follow(looks: [number, TcpInfo][]): Exchange {
 }
 
 describe("idle connections (--keep-alive)", () => {
-  const quiet = (sentMs: number, receivedMs: number, everSent = true, everReceived = true) => ({
+  const quiet = (
+    sentMs: number,
+    receivedMs: number,
+    everSent = true,
+    everReceived = true,
+    sending = false,
+  ) => ({
     sentMs,
     receivedMs,
     everSent,
     everReceived,
+    sending,
   });
 
   test("waiting for the client since the last answer: idle once that is old enough", () => {
@@ -63,6 +70,10 @@ describe("idle connections (--keep-alive)", () => {
 
   test("a connection that never sent anything is idle from the start", () => {
     assert.equal(isIdle(quiet(1500, 1500, false, false), 1000), true);
+  });
+
+  test("an answer still going out (a client that stopped reading it): never idle", () => {
+    assert.equal(isIdle(quiet(5000, 6000, true, true, true), 1000), false);
   });
 
   test("a tie of the kernel's clock looks idle: the watcher asks the requests in flight", () => {
