@@ -34,6 +34,7 @@ import {
   track,
 } from "./_exchange.ts";
 import { peerKey, TCP_ESTABLISHED, type TcpInfo, TcpProbe } from "./_tcp_info.ts";
+import { requestOf, requestsAtApp, type RequestsByPeer } from "./_requests_by_peer.ts";
 import type { ClosedConnections, InFlightRequests, ServeSpec } from "./types.ts";
 import { MSG_DONTWAIT, MSG_NOSIGNAL, SHUT_RDWR } from "./_linux.ts";
 
@@ -83,10 +84,12 @@ export interface WatchOptions {
   readonly slow: SlowLimits | null;
   readonly inFlight?: InFlightRequests | undefined;
   /**
-   * Responses the server is still sending on connections it does not name
-   * (Bun: see runtime/bun.ts); while there are, no connection whose last
-   * event was an answer is closed as idle, since it may be one of them.
-   * Absent where `inFlight` keeps each request until its response is sent.
+   * Responses this process's servers are still sending on connections they
+   * do not name (Bun: see runtime/bun.ts). While there are more than the
+   * connections seen with bytes still going out (a client that stopped
+   * reading), no connection whose last event was an answer is closed as
+   * idle, since it may be a paused stream's. Absent where `inFlight` keeps
+   * each request until its response is sent.
    */
   readonly sending?: (() => number) | undefined;
   readonly onClosed?: ((closed: ClosedConnections) => void) | undefined;
@@ -116,6 +119,14 @@ export function watchInterval(options: Pick<WatchOptions, "idleMs" | "slow">): n
 }
 
 type _Counts = { idle: number; heads: number; bodies: number; answered: number };
+
+/** One look's totals by server, and the connections that looked idle while requests were in flight. */
+interface _Look {
+  readonly perServer: Map<WatchOptions, _Counts>;
+  readonly idle: _Suspect[];
+  /** Connections seen with bytes not yet sent or acknowledged: responses going out where the kernel shows it. */
+  sendingSeen: number;
+}
 
 interface _Suspect {
   readonly fd: number;
@@ -167,6 +178,7 @@ export class ConnectionWatcher {
    */
   async look(late = false, ahead = 0): Promise<ClosedConnections> {
     const perServer = new Map<WatchOptions, _Counts>();
+    const look: _Look = { perServer, idle: [], sendingSeen: 0 };
     const listed = this.#looks++ % LIST_EVERY === 0 ? sys.readDir("/proc/self/fd").map(Number) : null;
     // Probing: up to the highest known, and on while new ones come (see LIST_EVERY).
     const known = this.#top;
@@ -175,7 +187,8 @@ export class ConnectionWatcher {
     const next = listed
       ? () => listed[index++] ?? null
       : () => index <= known || index - this.#top <= CLOSED_RUN ? index++ : null;
-    while (this.#slice(next, performance.now() + ahead, late, perServer)) await _yield();
+    while (this.#slice(next, performance.now() + ahead, late, look)) await _yield();
+    this.#closeIdle(look);
     if (listed) {
       const open = new Set(listed);
       for (const fd of this.#exchanges.keys()) if (!open.has(fd)) this.#exchanges.delete(fd);
@@ -221,17 +234,11 @@ export class ConnectionWatcher {
 
   /**
    * Looks at the descriptors `next` gives, synchronously, for about
-   * {@link SLICE_MS}; closes the idle, then judges the suspects. Returns
-   * whether there are more to look at.
+   * {@link SLICE_MS}; closes the idle (or keeps them for {@link #closeIdle}),
+   * then judges the suspects. Returns whether there are more to look at.
    */
-  #slice(
-    next: () => number | null,
-    now: number,
-    late: boolean,
-    perServer: Map<WatchOptions, _Counts>,
-  ): boolean {
+  #slice(next: () => number | null, now: number, late: boolean, look: _Look): boolean {
     const suspects: _Suspect[] = [];
-    const idle: _Suspect[] = [];
     const until = performance.now() + SLICE_MS;
     let fd: number | null = null;
     while (performance.now() < until && (fd = next()) !== null) {
@@ -239,34 +246,41 @@ export class ConnectionWatcher {
       if (!this.#probe.closed) this.#top = Math.max(this.#top, fd);
       if (followed === null) continue;
       const { ex, info, server } = followed;
+      if (info.sending) look.sendingSeen++;
       if (!ex.upgraded && _marks.delete(ex.peer)) ex.upgraded = true;
       if (ex.upgraded) continue;
       if (server.idleMs !== null && isIdle(info, server.idleMs)) {
-        // Nothing answered on it, or nothing in flight anywhere: idle for sure; else asked below.
-        if (!info.everReceived || !_busy(server)) this.#closeIdle(fd, ex, server, perServer);
-        else idle.push({ fd, ex, info, server });
+        // Nothing answered on it, or nothing in flight anywhere: idle for sure; else asked once all are seen.
+        if (!info.everReceived || !_busy(server)) this.#shut(fd, ex, server, look.perServer);
+        else look.idle.push({ fd, ex, info, server });
       } else if (server.slow !== null && !late && overdue(ex, info, now, server.slow)) {
         suspects.push({ fd, ex, info, server });
       }
     }
-    if (idle.length + suspects.length > 0) {
-      const atApp = new Map<InFlightRequests | undefined, ReturnType<typeof _atApp>>();
-      const known = (server: WatchOptions) => {
-        let found = atApp.get(server.inFlight);
-        if (found === undefined) atApp.set(server.inFlight, found = _atApp(server.inFlight));
-        return found;
-      };
-      for (const { fd, ex, server } of idle) {
-        // Its request, or its response, is still in progress; or one is on a connection the server does not name.
-        if (_requestOf(known(server), ex.peer) !== undefined || (server.sending?.() ?? 0) > 0) continue;
-        this.#closeIdle(fd, ex, server, perServer);
-      }
-      if (suspects.length > 0) this.#judge(suspects, now, perServer, known);
-    }
+    if (suspects.length > 0) this.#judge(suspects, now, look.perServer, requestsAtApp());
     return fd !== null;
   }
 
-  #closeIdle(fd: number, ex: Exchange, server: WatchOptions, perServer: Map<WatchOptions, _Counts>): void {
+  /**
+   * The connections that looked idle while requests were in flight, once
+   * the look has seen every connection: closed unless a request in flight
+   * is theirs, or the servers send more responses they do not name (Bun)
+   * than the connections seen with bytes still going out account for, or
+   * they are no longer idle (looked at again, just before).
+   */
+  #closeIdle(look: _Look): void {
+    if (look.idle.length === 0) return;
+    const known = requestsAtApp();
+    for (const { fd, ex, server } of look.idle) {
+      if (requestOf(known(server.inFlight), ex.peer) !== undefined) continue;
+      if ((server.sending?.() ?? 0) > look.sendingSeen) continue;
+      const info = this.#probe.info(fd);
+      if (info === null || !isIdle(info, server.idleMs as number)) continue;
+      this.#shut(fd, ex, server, look.perServer);
+    }
+  }
+
+  #shut(fd: number, ex: Exchange, server: WatchOptions, perServer: Map<WatchOptions, _Counts>): void {
     if (this.#still(fd, ex) && this.#libc.shutdown(fd, SHUT_RDWR) === 0) _counts(perServer, server).idle++;
   }
 
@@ -275,10 +289,10 @@ export class ConnectionWatcher {
     suspects: readonly _Suspect[],
     now: number,
     perServer: Map<WatchOptions, _Counts>,
-    known: (server: WatchOptions) => ReturnType<typeof _atApp>,
+    known: (inFlight: InFlightRequests | undefined) => RequestsByPeer,
   ): void {
     for (const { fd, ex, info, server } of suspects) {
-      const request = _requestOf(known(server), ex.peer);
+      const request = requestOf(known(server.inFlight), ex.peer);
       const verdict = judge(ex, info, now, server.slow as SlowLimits, request, server.tls);
       // Bytes waiting unread: the worker is behind, not the client.
       if (verdict === null || this.#probe.unread(fd) > 0 || !this.#still(fd, ex)) continue;
@@ -301,19 +315,6 @@ function _busy(server: WatchOptions): boolean {
   return (server.inFlight?.size ?? 0) > 0 || (server.sending?.() ?? 0) > 0;
 }
 
-/**
- * The request in flight on the connection to `peer`: the request; null
- * when one may be (a peer {@link _atApp} could only match by port); else
- * undefined.
- */
-function _requestOf(
-  { byPeer, ports }: ReturnType<typeof _atApp>,
-  peer: string,
-): Request | null | undefined {
-  const peerPort = Number(peer.slice(peer.lastIndexOf("|") + 1));
-  return byPeer.get(peer) ?? (ports.has(peerPort) ? null : undefined);
-}
-
 function _yield(): Promise<void> {
   return new Promise((resolve) => sys.setImmediate(resolve));
 }
@@ -322,30 +323,6 @@ function _counts(perServer: Map<WatchOptions, _Counts>, server: WatchOptions): _
   let counts = perServer.get(server);
   if (counts === undefined) perServer.set(server, counts = { idle: 0, heads: 0, bodies: 0, answered: 0 });
   return counts;
-}
-
-/**
- * The requests in flight (and those whose response is being sent) by peer;
- * `ports`: the peers this cannot key, matched by port only.
- */
-function _atApp(
-  inFlight: InFlightRequests | undefined,
-): { byPeer: Map<string, Request>; ports: Set<number> } {
-  const byPeer = new Map<string, Request>();
-  const ports = new Set<number>();
-  inFlight?.forEach((request, info) => {
-    let addr;
-    try {
-      addr = info.remoteAddr;
-    } catch {
-      return; // answered meanwhile
-    }
-    if (addr.transport !== "tcp") return;
-    const key = peerKey(addr.hostname, addr.port);
-    if (key === null) ports.add(addr.port);
-    else byPeer.set(key, request);
-  });
-  return { byPeer, ports };
 }
 
 let _shared: { watcher: ConnectionWatcher; timer: Timer | null } | null = null;

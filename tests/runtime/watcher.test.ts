@@ -31,7 +31,9 @@ async function listen(answer = ""): Promise<{ server: Server; port: number; read
   const server = createServer((socket) => {
     socket.on("data", (d: Uint8Array) => {
       read += d.length;
-      if (answer) socket.write(answer);
+      // More than the socket buffers of both ends hold, for a client that does not read.
+      if (new TextDecoder().decode(d).includes("GET /big ")) socket.write(new Uint8Array(64 << 20));
+      else if (answer) socket.write(answer);
     });
     socket.on("error", () => {});
   });
@@ -217,6 +219,18 @@ describe(`connection watcher (${RUNTIME})`, LINUX, () => {
     sending = 0;
     assert.deepEqual(await watcher.lookAt(2), { idle: 1, heads: 0, bodies: 0, answered: 0 });
     await waitFor("the answered one's end", () => answered.ended());
+  });
+
+  test("--keep-alive: those responses are not one a client stopped reading: the kernel shows that one", async () => {
+    const { port, watcher } = await setup({ idleMs: 1000, slow: null, sending: () => 1 }, ANSWER);
+    const answered = await client(port, GET);
+    const stalled = await client(port, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    stalled.socket.pause();
+    sockets.push(answered.socket, stalled.socket);
+    await waitFor("the answer", () => answered.received() === ANSWER);
+    assert.deepEqual(await watcher.lookAt(2), { idle: 1, heads: 0, bodies: 0, answered: 0 });
+    await waitFor("the answered one's end", () => answered.ended());
+    assert.equal(stalled.ended(), false);
   });
 
   test("an upgraded connection is never closed, and TLS gets no 408", async () => {
