@@ -191,13 +191,14 @@ export function judge(
  * Whether a connection looks as if it had waited for its client for at
  * least `idleMs` (`--keep-alive`): it never received anything, or its last
  * event was data sent and none is left to send or to be acknowledged (a
- * client that stopped reading a long answer holds it up). The kernel's clock ticks every few milliseconds
- * (CONFIG_HZ), so a request and its answer often share a tick: a tie counts
- * as waiting. What the kernel cannot tell is whether the server is still
- * answering: a request received with the one before (pipelined) and still
- * at the app, or a response whose body the app streams slowly, looks the
- * same. The watcher asks the worker's requests in flight before it closes
- * one that looks idle (runtime/_watcher.ts).
+ * client that stopped reading a long answer holds that up). The kernel's
+ * clock ticks every few milliseconds (CONFIG_HZ), so a request and its
+ * answer often share a tick: a tie counts as waiting. What the kernel
+ * cannot tell is whether the server still owes an answer: a request
+ * received with the one before (pipelined) and still at the app, or a
+ * streamed response that pauses, looks the same. The watcher asks the
+ * worker's requests in flight before it closes one that looks idle
+ * (runtime/_watcher.ts).
  */
 export function isIdle(
   quiet: Pick<TcpInfo, "sentMs" | "receivedMs" | "everSent" | "everReceived" | "sending">,
