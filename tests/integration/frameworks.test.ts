@@ -233,7 +233,17 @@ describe(`frameworks under corral and under bare ${RUNTIME}`, () => {
   for (const fw of ["hono", "elysia", "itty"]) {
     test(`${fw}: every answer is the bare runtime's`, T, async () => {
       const port = await freePort();
-      const c = new Corral(["-w", "1", "-b", `127.0.0.1:${port}`, `tests/apps/frameworks/${fw}.ts`]);
+      // --keep-alive 1: the event stream's pause is longer, and must not be taken for an idle connection.
+      const args = [
+        "-w",
+        "1",
+        "-b",
+        `127.0.0.1:${port}`,
+        "--keep-alive",
+        "1",
+        `tests/apps/frameworks/${fw}.ts`,
+      ];
+      const c = new Corral(args);
       await c.ready(30_000);
       const barePort = await startBare(fw);
       const known = KNOWN[`${fw} ${RUNTIME}`] ?? {};

@@ -7,13 +7,16 @@
 /** Requests whose `request.signal` aborted after their client went away. */
 export const aborted = { count: 0 };
 
-/** Three server-sent events, 20 ms apart. */
+/**
+ * Three server-sent events, 20 ms apart, then 1.2 s before the last: a
+ * pause longer than the `--keep-alive 1` the suite gives corral.
+ */
 export function events(): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   let n = 0;
   return new ReadableStream({
     async pull(controller) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await new Promise((resolve) => setTimeout(resolve, n === 2 ? 1200 : 20));
       controller.enqueue(encoder.encode(`id: ${n}\ndata: tick ${n}\n\n`));
       if (++n === 3) controller.close();
     },
