@@ -270,8 +270,9 @@ export interface Runtime {
    * the runtime has the body whole, or cannot tell which connection a
    * response is on (Bun: its watcher asks how many responses the servers
    * are still sending instead, runtime/_watcher.ts).
-   * Until it settles, the request stays in the worker's list of requests in
-   * flight, so that the connection watcher never closes the connection as idle.
+   * Until it settles, the request stays in the worker's list of requests
+   * in flight, so that the connection watcher never closes its connection
+   * as idle.
    */
   whenSent(response: Response, info: ServeInfo): Promise<void> | null;
   readonly webSockets: WebSockets;

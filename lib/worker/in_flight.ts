@@ -6,9 +6,9 @@
  * a head still arriving (not here) from a request the app works on (here),
  * and a connection waiting for its client from one whose answer is not
  * done (a request pipelined behind another, a pause in a stream); see
- * lib/runtime/_exchange.ts and _watcher.ts. Per request it costs two array stores and a
- * free-list push and pop: no allocation once it has grown to the worker's
- * busiest moment.
+ * lib/runtime/_exchange.ts and _watcher.ts. Per request it costs two array
+ * stores and a free-list push and pop: no allocation once it has grown to
+ * the worker's busiest moment.
  * @module
  */
 import type { InFlightRequests, ServeInfo } from "../runtime/types.ts";
