@@ -32,8 +32,6 @@ import { Workers } from "./workers.ts";
 
 /** How often the master wakes with nothing else to do (to check for hung and overstaying workers). */
 const WAKE_MS = 1000;
-/** How long a worker's boot_error message may trail its exit. */
-const BOOT_ERROR_WAIT_MS = 250;
 
 /** Options of an {@link Arbiter}. */
 export interface ArbiterOptions {
@@ -218,7 +216,7 @@ export class Arbiter implements OperationsSource {
   }
 
   #handleMessage(message: WorkerMessage): void {
-    const worker = this.#workers.get(message.pid);
+    const worker = this.#workers.sender(message);
     if (!worker) return;
     if (message.type === "ready") {
       this.#workers.ready(worker, message.sharesWatchdog === true);
@@ -267,13 +265,9 @@ export class Arbiter implements OperationsSource {
     if (!reaped || this.#exitCode !== null) return;
     const { worker, verdict } = reaped;
     if (verdict.kind === "boot_failure") this.#bootFailed(worker, null, verdict.reason);
-    else if (verdict.kind === "boot_error") {
-      // Its boot_error message, with the reason, may still be on its way;
-      // until then (or the halt), spawn nothing: no respawn loop.
-      this.#haltPending = !this.#everReady;
-      const { code, reason } = verdict;
-      this.#timers.after(BOOT_ERROR_WAIT_MS, () => this.#push({ kind: "boot_failed", worker, code, reason }));
-    }
+    // Its boot_error message, with the reason, may still be on its way (see
+    // Workers.reap); until then (or the halt), spawn nothing: no respawn loop.
+    else if (verdict.kind === "boot_error") this.#haltPending = !this.#everReady;
   }
 
   /**

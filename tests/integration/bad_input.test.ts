@@ -7,7 +7,17 @@ import process from "node:process";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cliCommand, freePort, ROOT, runCorral, RUNTIME, stopAll } from "../_helpers/corral.ts";
+import {
+  alive,
+  cliCommand,
+  Corral,
+  freePort,
+  ROOT,
+  runCorral,
+  RUNTIME,
+  stopAll,
+  waitFor,
+} from "../_helpers/corral.ts";
 
 after(stopAll);
 const T = { timeout: 30_000 };
@@ -55,6 +65,28 @@ describe(`app load errors exit 4 with one line naming the module (${RUNTIME})`, 
       assert.ok(Date.now() - t0 < 5000);
     });
   }
+  // The worker's message is in the master's socket before it exits, but the master may learn of the exit
+  // first: stopped while its workers fail, it finds both ready at once (both runtimes then reap first).
+  test("the module is named even when the master learns of the exit before the message", T, async () => {
+    let forced = 0;
+    for (let attempt = 0; attempt < 4 && forced < 2; attempt++) {
+      const corral = new Corral(["-w", "2", "-b", `127.0.0.1:${await freePort()}`, "tests/apps/nope.ts"]);
+      await corral.waitForLog(/Booting worker[^]*Booting worker/);
+      process.kill(corral.pid, "SIGSTOP");
+      try {
+        // A master stopped before it wrote a worker's boot message keeps it waiting: that try proves nothing.
+        const pids = corral.workerPids();
+        await waitFor("the workers to exit", () => pids.every((pid) => !alive(pid)), 3000);
+        forced++;
+      } catch { /* not forced this time */ }
+      process.kill(corral.pid, "SIGCONT");
+      const { code } = await corral.exited;
+      assert.equal(code, 4, corral.stderr);
+      assert.match(corral.stderr, /Cannot load app "tests\/apps\/nope.ts": module not found/);
+      assert.equal(count(corral.stderr, "Cannot load app"), 1, `one line, got:\n${corral.stderr}`);
+    }
+    assert.ok(forced > 0, "the workers never exited while the master was stopped");
+  });
 });
 
 describe(`bind and TLS errors name the address or file (${RUNTIME})`, () => {
