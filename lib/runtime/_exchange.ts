@@ -55,6 +55,12 @@ export interface Exchange {
   atApp: boolean;
   /** An upgraded connection (WebSocket): never closed by the watcher. */
   upgraded: boolean;
+  /**
+   * A look found it waiting for its client with nothing of its own at the
+   * app (`--keep-alive`); cleared as soon as data moves either way. Closed
+   * only at a later look (see runtime/_watcher.ts).
+   */
+  idle: boolean;
 }
 
 function _begin(ex: Exchange, since: number, base: number): void {
@@ -78,6 +84,7 @@ export function newExchange(info: TcpInfo, port: number, peer: string, now: numb
     base: 0,
     atApp: false,
     upgraded: false,
+    idle: false,
   };
   if (info.sending) return ex;
   // Nothing ever sent: the exchange began at accept.
@@ -105,6 +112,7 @@ export function sameConnection(ex: Exchange, info: TcpInfo, now: number): boolea
 /** Updates what is known of a connection (see {@link sameConnection}) with a new look at `now`. */
 export function track(prev: Exchange, info: TcpInfo, now: number): void {
   const grew = info.bytesReceived > prev.received;
+  if (grew || info.sending || info.bytesAcked > prev.acked) prev.idle = false;
   if (info.sending || info.bytesAcked > prev.acked) {
     // It sent since the last look. Data received after that, with nothing left going out, is the next request.
     if (!info.sending && grew && info.receivedMs < info.sentMs) {
@@ -196,9 +204,10 @@ export function judge(
  * answer often share a tick: a tie counts as waiting. What the kernel
  * cannot tell is whether the server still owes an answer: a request
  * received with the one before (pipelined) and still at the app, or a
- * streamed response that pauses, looks the same. The watcher asks the
- * worker's requests in flight before it closes one that looks idle
- * (runtime/_watcher.ts).
+ * streamed response that pauses, looks the same; so does an answer the
+ * app has returned that the runtime has not written yet. The watcher asks
+ * the worker's requests in flight, and waits a look, before it closes one
+ * that looks idle (runtime/_watcher.ts).
  */
 export function isIdle(
   quiet: Pick<TcpInfo, "sentMs" | "receivedMs" | "everSent" | "everReceived" | "sending">,

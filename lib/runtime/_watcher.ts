@@ -19,6 +19,13 @@
  * is never closed for the one that had it. Closing is
  * `shutdown(SHUT_RDWR)`: the runtime sees the end of the stream and closes
  * the connection as if the client had.
+ *
+ * An answered connection that looks idle is closed only at the look after
+ * the one that found it so (and found nothing of its own at the app), if no
+ * data moved meanwhile: an answer the app had returned by then, that the
+ * runtime had not yet written (it writes on its next turn of the event
+ * loop), has been written since. It is found a look ahead, so it is closed
+ * on time.
  * @module
  */
 import { sys, type Timer } from "./sys.ts";
@@ -123,7 +130,7 @@ type _Counts = { idle: number; heads: number; bodies: number; answered: number }
 /** One look's totals by server, and the connections that looked idle while requests were in flight. */
 interface _Look {
   readonly perServer: Map<WatchOptions, _Counts>;
-  readonly idle: _Suspect[];
+  readonly idle: { readonly ex: Exchange; readonly server: WatchOptions }[];
   /** Connections seen with bytes not yet sent or acknowledged: responses going out where the kernel shows it. */
   sendingSeen: number;
 }
@@ -188,7 +195,7 @@ export class ConnectionWatcher {
       ? () => listed[index++] ?? null
       : () => index <= known || index - this.#top <= CLOSED_RUN ? index++ : null;
     while (this.#slice(next, performance.now() + ahead, late, look)) await _yield();
-    this.#closeIdle(look);
+    this.#markIdle(look);
     if (listed) {
       const open = new Set(listed);
       for (const fd of this.#exchanges.keys()) if (!open.has(fd)) this.#exchanges.delete(fd);
@@ -234,7 +241,7 @@ export class ConnectionWatcher {
 
   /**
    * Looks at the descriptors `next` gives, synchronously, for about
-   * {@link SLICE_MS}; closes the idle (or keeps them for {@link #closeIdle}),
+   * {@link SLICE_MS}; closes or marks the idle (see {@link #keepAlive}),
    * then judges the suspects. Returns whether there are more to look at.
    */
   #slice(next: () => number | null, now: number, late: boolean, look: _Look): boolean {
@@ -249,11 +256,8 @@ export class ConnectionWatcher {
       if (info.sending) look.sendingSeen++;
       if (!ex.upgraded && _marks.delete(ex.peer)) ex.upgraded = true;
       if (ex.upgraded) continue;
-      if (server.idleMs !== null && isIdle(info, server.idleMs)) {
-        // Nothing answered on it, or nothing in flight anywhere: idle for sure; else asked once all are seen.
-        if (!info.everReceived || !_busy(server)) this.#shut(fd, ex, server, look.perServer);
-        else look.idle.push({ fd, ex, info, server });
-      } else if (server.slow !== null && !late && overdue(ex, info, now, server.slow)) {
+      if (server.idleMs !== null && this.#keepAlive(fd, ex, info, server, look)) continue;
+      if (server.slow !== null && !late && overdue(ex, info, now, server.slow)) {
         suspects.push({ fd, ex, info, server });
       }
     }
@@ -262,21 +266,38 @@ export class ConnectionWatcher {
   }
 
   /**
-   * The connections that looked idle while requests were in flight, once
-   * the look has seen every connection: closed unless a request in flight
-   * is theirs, or the servers send more responses they do not name (Bun)
-   * than the connections seen with bytes still going out account for, or
-   * they are no longer idle (looked at again, just before).
+   * `--keep-alive` on one connection; false when it does not wait for its
+   * client. One that never received a byte is closed once idle (nothing can
+   * be owed on it); an answered one is marked idle a look ahead of its time
+   * (at once when nothing is in flight, else by {@link #markIdle}), and
+   * closed at a later look once idle, if it is still marked: no data moved.
    */
-  #closeIdle(look: _Look): void {
+  #keepAlive(fd: number, ex: Exchange, info: TcpInfo, server: WatchOptions, look: _Look): boolean {
+    const idleMs = server.idleMs as number;
+    if (!info.everReceived || ex.idle) {
+      if (!isIdle(info, idleMs)) return ex.idle;
+      this.#shut(fd, ex, server, look.perServer);
+      return true;
+    }
+    if (!isIdle(info, Math.max(0, idleMs - watchInterval(server)))) return false;
+    if (_busy(server)) look.idle.push({ ex, server });
+    else ex.idle = true;
+    return true;
+  }
+
+  /**
+   * The connections that looked idle while requests were in flight, once
+   * the look has seen every connection: marked idle unless a request in
+   * flight is theirs, or the servers send more responses they do not name
+   * (Bun) than the connections seen with bytes still going out account for.
+   */
+  #markIdle(look: _Look): void {
     if (look.idle.length === 0) return;
     const known = requestsAtApp();
-    for (const { fd, ex, server } of look.idle) {
+    for (const { ex, server } of look.idle) {
       if (requestOf(known(server.inFlight), ex.peer) !== undefined) continue;
       if ((server.sending?.() ?? 0) > look.sendingSeen) continue;
-      const info = this.#probe.info(fd);
-      if (info === null || !isIdle(info, server.idleMs as number)) continue;
-      this.#shut(fd, ex, server, look.perServer);
+      ex.idle = true;
     }
   }
 

@@ -10,7 +10,9 @@ import type { LibcCalls } from "../../lib/runtime/_libc.ts";
 import { type TcpInfo, TcpProbe } from "../../lib/runtime/_tcp_info.ts";
 import { ConnectionWatcher, markUpgraded, type WatchOptions } from "../../lib/runtime/_watcher.ts";
 import type { InFlightRequests, ServeInfo } from "../../lib/runtime/types.ts";
-import { IS_BUN, RUNTIME, waitFor } from "../_helpers/corral.ts";
+import { runtime } from "../../lib/runtime/mod.ts";
+import { InFlight } from "../../lib/worker/in_flight.ts";
+import { freePort, IS_BUN, RUNTIME, waitFor } from "../_helpers/corral.ts";
 
 const LINUX = { skip: process.platform !== "linux" ? "needs Linux's /proc and TCP_INFO" : false };
 const SLOW = { headerMs: 20_000, bodyMs: 20_000, minRate: 500 };
@@ -24,11 +26,13 @@ async function libc(): Promise<LibcCalls> {
 
 /**
  * A server that reads everything and never answers (the app would be elsewhere), or with `answer` writes
- * it back for each read; the bytes it has read.
+ * it back for each read; the bytes it has read, and its end of each connection.
  */
-async function listen(answer = ""): Promise<{ server: Server; port: number; read: () => number }> {
+async function listen(answer = "") {
   let read = 0;
+  const accepted: Socket[] = [];
   const server = createServer((socket) => {
+    accepted.push(socket);
     socket.on("data", (d: Uint8Array) => {
       read += d.length;
       // More than the socket buffers of both ends hold, for a client that does not read.
@@ -38,7 +42,7 @@ async function listen(answer = ""): Promise<{ server: Server; port: number; read
     socket.on("error", () => {});
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { server, port: (server.address() as { port: number }).port, read: () => read };
+  return { server, port: (server.address() as { port: number }).port, read: () => read, accepted };
 }
 
 /** A client that records what it receives and when the server ends the connection. */
@@ -126,12 +130,12 @@ after(() => {
 
 describe(`connection watcher (${RUNTIME})`, LINUX, () => {
   async function setup(options: Partial<WatchOptions> = {}, answer = "") {
-    const { server, port, read } = await listen(answer);
+    const { server, port, read, accepted } = await listen(answer);
     servers.push(server);
     const watcher = new Watcher(await libc(), { port, tls: false, idleMs: null, slow: SLOW, ...options });
     /** Until the server has read `bytes` in all. */
     const reads = (bytes: number) => waitFor(`the server to read ${bytes} bytes`, () => read() >= bytes);
-    return { port, watcher, reads };
+    return { port, watcher, reads, accepted };
   }
 
   test("a head still incomplete past the header timeout is answered 408 and closed", async () => {
@@ -184,6 +188,8 @@ describe(`connection watcher (${RUNTIME})`, LINUX, () => {
   });
 
   const ANSWER = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  const NONE = { idle: 0, heads: 0, bodies: 0, answered: 0 };
+  const IDLE = { idle: 1, heads: 0, bodies: 0, answered: 0 };
   const GET = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
   test("--keep-alive: an answered connection is closed once idle, one with a request in flight is not", async () => {
@@ -196,13 +202,72 @@ describe(`connection watcher (${RUNTIME})`, LINUX, () => {
     sockets.push(busy.socket, idle.socket);
     await waitFor("both answers", () => busy.received() === ANSWER && idle.received() === ANSWER);
     holder.push([new Request("http://x/slow"), busy.socket]);
-    assert.deepEqual(await watcher.look(), { idle: 0, heads: 0, bodies: 0, answered: 0 }, "not before");
-    assert.deepEqual(await watcher.lookAt(2), { idle: 1, heads: 0, bodies: 0, answered: 0 });
+    assert.deepEqual(await watcher.look(), NONE, "not before");
+    assert.deepEqual(await watcher.lookAt(2), NONE, "found idle: closed at the next look");
+    assert.deepEqual(await watcher.lookAt(2), IDLE);
     await waitFor("the idle one's end", () => idle.ended());
     assert.equal(busy.ended(), false);
     holder.length = 0;
-    assert.deepEqual(await watcher.lookAt(2), { idle: 1, heads: 0, bodies: 0, answered: 0 });
+    assert.deepEqual(await watcher.lookAt(2), NONE);
+    assert.deepEqual(await watcher.lookAt(2), IDLE);
     await waitFor("the other's end, its answer done", () => busy.ended());
+  });
+
+  test("--keep-alive: data that moves after the look that found a connection idle keeps it open", async () => {
+    // An answer the app returned just before that look, which the runtime wrote just after it.
+    const { port, watcher, accepted } = await setup({ idleMs: 1000, slow: null }, ANSWER);
+    const answered = await client(port, GET);
+    sockets.push(answered.socket);
+    await waitFor("the answer", () => answered.received() === ANSWER);
+    assert.deepEqual(await watcher.lookAt(2), NONE);
+    accepted[0]?.write(ANSWER);
+    await waitFor("the late answer", () => answered.received() === ANSWER + ANSWER);
+    assert.deepEqual(await watcher.lookAt(2), NONE, "data moved: found idle again, not closed");
+    assert.equal(answered.ended(), false);
+    assert.deepEqual(await watcher.lookAt(2), IDLE);
+    await waitFor("its end", () => answered.ended());
+  });
+
+  test("--keep-alive: the runtime's server: an answer returned just before a look, not yet written, is sent", async () => {
+    // Deno writes an answer on its event loop's next turn: the first of two timers due together answers the
+    // request pipelined behind another; the second looks, and finds the connection as idle as it was.
+    const inFlight = new InFlight(runtime.whenSent);
+    let answer = (_: Response) => {};
+    const port = await freePort();
+    const server = runtime.serve({
+      address: { transport: "tcp", hostname: "127.0.0.1", port },
+      reusePort: false,
+      tls: null,
+      onError: () => new Response("error", { status: 500 }),
+      handler: (request, info) => {
+        const id = inFlight.add(request, info);
+        if (new URL(request.url).pathname === "/") {
+          inFlight.delete(id);
+          return new Response("ok");
+        }
+        return new Promise<Response>((resolve) => answer = resolve).then((response) => {
+          inFlight.answered(id, response, info);
+          return response;
+        });
+      },
+    });
+    try {
+      const watcher = new Watcher(await libc(), { port, tls: false, idleMs: 1000, slow: null, inFlight });
+      const conn = await client(port, `${GET}GET /later HTTP/1.1\r\nHost: x\r\n\r\n`);
+      sockets.push(conn.socket);
+      await waitFor("the first answer, the second request at the app", () => inFlight.size === 1);
+      await waitFor("the first answer", () => /\r\n\r\nok$/.test(conn.received()));
+      assert.deepEqual(await watcher.lookAt(2), NONE, "its request is at the app");
+      const looked = await new Promise((resolve) => {
+        setTimeout(() => answer(new Response("later")), 20);
+        setTimeout(() => resolve(watcher.lookAt(2)), 20);
+      });
+      assert.deepEqual(looked, NONE);
+      await waitFor("the second answer", () => conn.received().endsWith("later") || conn.ended());
+      assert.match(conn.received(), /ok[^]*later$/);
+    } finally {
+      await server.shutdown();
+    }
   });
 
   test("--keep-alive: while a server sends responses on connections it does not name, no answered one is closed", async () => {
@@ -212,12 +277,14 @@ describe(`connection watcher (${RUNTIME})`, LINUX, () => {
     const silent = await client(port, "");
     sockets.push(answered.socket, silent.socket);
     await waitFor("the answer", () => answered.received() === ANSWER);
-    // The silent one never sent a request: no response can be on it.
-    assert.deepEqual(await watcher.lookAt(2), { idle: 1, heads: 0, bodies: 0, answered: 0 });
+    // The silent one never sent a request: no response can be on it, so it is closed at once.
+    assert.deepEqual(await watcher.lookAt(2), IDLE);
     await waitFor("the silent one's end", () => silent.ended());
+    assert.deepEqual(await watcher.lookAt(2), NONE);
     assert.equal(answered.ended(), false);
     sending = 0;
-    assert.deepEqual(await watcher.lookAt(2), { idle: 1, heads: 0, bodies: 0, answered: 0 });
+    assert.deepEqual(await watcher.lookAt(2), NONE);
+    assert.deepEqual(await watcher.lookAt(2), IDLE);
     await waitFor("the answered one's end", () => answered.ended());
   });
 
@@ -228,7 +295,8 @@ describe(`connection watcher (${RUNTIME})`, LINUX, () => {
     stalled.socket.pause();
     sockets.push(answered.socket, stalled.socket);
     await waitFor("the answer", () => answered.received() === ANSWER);
-    assert.deepEqual(await watcher.lookAt(2), { idle: 1, heads: 0, bodies: 0, answered: 0 });
+    assert.deepEqual(await watcher.lookAt(2), NONE);
+    assert.deepEqual(await watcher.lookAt(2), IDLE);
     await waitFor("the answered one's end", () => answered.ended());
     assert.equal(stalled.ended(), false);
   });
