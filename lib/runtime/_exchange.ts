@@ -46,6 +46,9 @@ export interface Exchange {
   /** tcpi_bytes_received and tcpi_bytes_acked at the last look. */
   received: number;
   acked: number;
+  /** When data last went out and came in (the watcher's clock; the connection's start if none did), at the last look. */
+  sentAt: number;
+  receivedAt: number;
   /** Whether the client is sending a request: data came in since the connection last sent any. */
   receiving: boolean;
   /** When that began (milliseconds, the watcher's clock), and the bytes received before. */
@@ -79,6 +82,8 @@ export function newExchange(info: TcpInfo, port: number, peer: string, now: numb
     born: info.everSent ? null : now - info.sentMs,
     received: info.bytesReceived,
     acked: info.bytesAcked,
+    sentAt: now - info.sentMs,
+    receivedAt: now - info.receivedMs,
     receiving: false,
     since: now,
     base: 0,
@@ -98,15 +103,25 @@ export function newExchange(info: TcpInfo, port: number, peer: string, now: numb
 
 /**
  * Whether `info` can be the connection `ex` followed, seen again at `now`:
- * its counters never go back, and a connection that has not sent yet
- * began when it did. A descriptor closed and reused between two looks
- * fails this but for coincidences, which the watcher rules out by checking
- * the port and the peer before it closes anything.
+ * its counters never go back, a connection that has not sent yet began
+ * when it did, and while no data moved either way its data last moved when
+ * it did (a new connection that made the same exchange, of as many bytes,
+ * did it later). A descriptor closed and reused between two looks fails
+ * this but for coincidences, which the watcher rules out by checking the
+ * port and the peer before it closes anything; a connection that fails it
+ * is asked its port and peer again (runtime/_watcher.ts).
  */
 export function sameConnection(ex: Exchange, info: TcpInfo, now: number): boolean {
-  if (info.bytesReceived < ex.received || info.bytesAcked < ex.acked) return false;
+  if (countersBack(ex, info)) return false;
   // The kernel's clock ticks every few milliseconds; ours and its drift apart far slower than this.
-  return info.everSent || ex.born === null || Math.abs(now - info.sentMs - ex.born) < 50;
+  if (!info.everSent && ex.born !== null && Math.abs(now - info.sentMs - ex.born) >= 50) return false;
+  if (info.bytesReceived > ex.received || info.bytesAcked > ex.acked || info.sending) return true;
+  return Math.abs(now - info.sentMs - ex.sentAt) < 50 && Math.abs(now - info.receivedMs - ex.receivedAt) < 50;
+}
+
+/** Whether the kernel counts fewer bytes either way than when `ex` was seen: another connection. */
+export function countersBack(ex: Exchange, info: TcpInfo): boolean {
+  return info.bytesReceived < ex.received || info.bytesAcked < ex.acked;
 }
 
 /** Updates what is known of a connection (see {@link sameConnection}) with a new look at `now`. */
@@ -126,6 +141,8 @@ export function track(prev: Exchange, info: TcpInfo, now: number): void {
   }
   prev.received = info.bytesReceived;
   prev.acked = info.bytesAcked;
+  prev.sentAt = now - info.sentMs;
+  prev.receivedAt = now - info.receivedMs;
 }
 
 /** Milliseconds a client that has sent `bytes` may take with a timeout of `timeoutMs`. */

@@ -10,7 +10,9 @@
  * asks each descriptor TCP_INFO (runtime/_tcp_info.ts; the descriptors
  * probed by number, and listed from /proc/self/fd every tenth look), and
  * runtime/_exchange.ts judges. A connection first seen costs three calls
- * (TCP_INFO, its local port, its peer), then one a look. The work is cut in
+ * (TCP_INFO, its local port, its peer), then one a look, three again when
+ * its counters or times say it may be another connection on the same
+ * descriptor (`sameConnection`): then its peer decides. The work is cut in
  * slices of a millisecond, each run synchronously, with the event loop
  * served between them: under 2,000 connections a look never holds the loop
  * for long, and within a slice no descriptor can be closed and reused by
@@ -31,6 +33,7 @@
 import { sys, type Timer } from "./sys.ts";
 import type { LibcCalls } from "./_libc.ts";
 import {
+  countersBack,
   type Exchange,
   isIdle,
   judge,
@@ -226,7 +229,9 @@ export class ConnectionWatcher {
         this.#exchanges.delete(fd);
         return null;
       }
-      this.#exchanges.set(fd, ex = newExchange(info, port, peer, now));
+      // The same connection after all (its clock read late, say): a WebSocket stays one.
+      if (ex?.port === port && ex.peer === peer && !countersBack(ex, info)) track(ex, info, now);
+      else this.#exchanges.set(fd, ex = newExchange(info, port, peer, now));
     }
     const server = this.#servers.get(ex.port);
     return server === undefined ? null : { ex, info, server };

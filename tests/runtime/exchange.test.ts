@@ -147,6 +147,22 @@ describe("slow clients: heads (--header-timeout)", () => {
       "never sent: acked went back",
     );
   });
+
+  test("a descriptor reused by a connection that made the same exchange: its data moved later", () => {
+    // Answered at 0.99 s, looked at at 1 s; then closed, and its descriptor given to a connection that sent
+    // the same request and got the same answer, at 1.6 s.
+    const same = { everSent: true, everReceived: true, bytesAcked: 300, bytesReceived: 40 };
+    const ex = follow([[1_000, info({ ...same, sentMs: 10, receivedMs: 12 })]]);
+    assert.equal(sameConnection(ex, info({ ...same, sentMs: 510, receivedMs: 512 }), 1_500), true, "still");
+    assert.equal(sameConnection(ex, info({ ...same, sentMs: 400, receivedMs: 402 }), 2_000), false, "later");
+    const more = { ...same, bytesAcked: 600, bytesReceived: 80 };
+    assert.equal(sameConnection(ex, info({ ...more, sentMs: 400, receivedMs: 402 }), 2_000), true, "moved");
+    assert.equal(
+      sameConnection(ex, info({ ...same, sentMs: 1_008, receivedMs: 1_010 }), 2_000),
+      true,
+      "the kernel's clock ticks every few milliseconds",
+    );
+  });
 });
 
 describe("slow clients: bodies (--body-timeout)", () => {

@@ -79,11 +79,14 @@ function inFlight(entries: [Request, Socket][]): InFlightRequests {
 /** The kernel's answers, as if `skew` more milliseconds had passed with no data either way. */
 class AheadProbe extends TcpProbe {
   skew = 0;
+  /** Milliseconds the kernel's clock reads behind this one, as if the look had been held up. */
+  lag = 0;
   /** Set: every socket's peer is this, as if each descriptor had been reused by another connection. */
   otherPeer: string | null = null;
   override info(fd: number): TcpInfo | null {
     const info = super.info(fd);
-    return info && { ...info, sentMs: info.sentMs + this.skew, receivedMs: info.receivedMs + this.skew };
+    const ahead = this.skew + this.lag;
+    return info && { ...info, sentMs: info.sentMs + ahead, receivedMs: info.receivedMs + ahead };
   }
   override peer(fd: number): string | null {
     return this.otherPeer ?? super.peer(fd);
@@ -311,6 +314,20 @@ describe(`connection watcher (${RUNTIME})`, LINUX, () => {
     assert.deepEqual(await watcher.lookAfter(3600), { idle: 0, heads: 1, bodies: 0, answered: 0 });
     await waitFor("the other's end", () => other.ended());
     assert.equal(other.received(), "");
+    assert.equal(upgraded.ended(), false);
+  });
+
+  test("a connection whose times read off is still the one followed: a WebSocket is never closed", async () => {
+    const { port, watcher } = await setup({ idleMs: 1000, slow: null }, ANSWER);
+    const upgraded = await client(port, "\x81\x05hello");
+    sockets.push(upgraded.socket);
+    await waitFor("the answer", () => upgraded.received() === ANSWER);
+    assert.equal(markUpgraded(upgraded.socket.localAddress ?? "", upgraded.socket.localPort ?? 0), true);
+    assert.deepEqual(await watcher.lookAt(2), NONE);
+    // Its data seems to have moved 0.2 s later than the last look saw, with no byte more: asked its peer again.
+    watcher.probe.lag = 200;
+    assert.deepEqual(await watcher.lookAt(3), NONE);
+    assert.deepEqual(await watcher.lookAt(4), NONE);
     assert.equal(upgraded.ended(), false);
   });
 
