@@ -41,8 +41,6 @@ export interface Exchange {
   /** The local port (which server) and the peer, as runtime/_tcp_info.ts keys it. */
   readonly port: number;
   readonly peer: string;
-  /** When the connection began (the watcher's clock), where the kernel tells: before it first sent. */
-  readonly born: number | null;
   /** tcpi_bytes_received and tcpi_bytes_acked at the last look. */
   received: number;
   acked: number;
@@ -78,8 +76,6 @@ export function newExchange(info: TcpInfo, port: number, peer: string, now: numb
   const ex: Exchange = {
     port,
     peer,
-    // Nothing ever sent: tcpi_last_data_sent is the connection's age.
-    born: info.everSent ? null : now - info.sentMs,
     received: info.bytesReceived,
     acked: info.bytesAcked,
     sentAt: now - info.sentMs,
@@ -92,8 +88,8 @@ export function newExchange(info: TcpInfo, port: number, peer: string, now: numb
     idle: false,
   };
   if (info.sending) return ex;
-  // Nothing ever sent: the exchange began at accept.
-  if (ex.born !== null) _begin(ex, ex.born, 0);
+  // Nothing ever sent: tcpi_last_data_sent is the connection's age, and the exchange began at accept.
+  if (!info.everSent) _begin(ex, ex.sentAt, 0);
   // Data received after the last sent: counted from the last byte (the most the kernel proves), every byte in.
   else if (info.everReceived && info.receivedMs < info.sentMs) {
     _begin(ex, now - info.receivedMs, 0);
@@ -113,10 +109,10 @@ export function newExchange(info: TcpInfo, port: number, peer: string, now: numb
  */
 export function sameConnection(ex: Exchange, info: TcpInfo, now: number): boolean {
   if (countersBack(ex, info)) return false;
+  const moved = info.bytesReceived > ex.received || info.bytesAcked > ex.acked || info.sending;
   // The kernel's clock ticks every few milliseconds; ours and its drift apart far slower than this.
-  if (!info.everSent && ex.born !== null && Math.abs(now - info.sentMs - ex.born) >= 50) return false;
-  if (info.bytesReceived > ex.received || info.bytesAcked > ex.acked || info.sending) return true;
-  return Math.abs(now - info.sentMs - ex.sentAt) < 50 && Math.abs(now - info.receivedMs - ex.receivedAt) < 50;
+  if ((!moved || !info.everSent) && Math.abs(now - info.sentMs - ex.sentAt) >= 50) return false;
+  return moved || Math.abs(now - info.receivedMs - ex.receivedAt) < 50;
 }
 
 /** Whether the kernel counts fewer bytes either way than when `ex` was seen: another connection. */
