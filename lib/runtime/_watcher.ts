@@ -299,10 +299,13 @@ export class ConnectionWatcher {
   #markIdle(look: _Look): void {
     if (look.idle.length === 0) return;
     const known = requestsAtApp();
+    // Asked once a server: nothing runs between these marks to change it.
+    const unnamed = new Map<WatchOptions, boolean>();
     for (const { ex, server } of look.idle) {
       if (requestOf(known(server.inFlight), ex.peer) !== undefined) continue;
-      if ((server.sending?.() ?? 0) > look.sendingSeen) continue;
-      ex.idle = true;
+      let more = unnamed.get(server);
+      if (more === undefined) unnamed.set(server, more = (server.sending?.() ?? 0) > look.sendingSeen);
+      if (!more) ex.idle = true;
     }
   }
 
