@@ -58,6 +58,8 @@ export interface Heartbeat extends Counters {
 
 /** What a worker tells the master. */
 export type WorkerMessage =
+  /** The first line of every connection: whose it is (lib/master/ipc_server.ts; not passed on). */
+  | { readonly type: "hello"; readonly pid: number }
   /** `sharesWatchdog`: it mapped the boot message's `watchdogFile`, and sends no heartbeats. */
   | { readonly type: "ready"; readonly pid: number; readonly sharesWatchdog?: boolean }
   | { readonly type: "boot_error"; readonly pid: number; readonly code: number; readonly message: string }
@@ -73,9 +75,14 @@ export class IpcClient {
     this.#stream = stream;
   }
 
-  /** Connects to the master's socket. */
-  static async connect(path: string): Promise<IpcClient> {
-    return new IpcClient(await sys.connectUnix(path));
+  /**
+   * Connects to the master's socket and says whose the connection is
+   * (the master keeps a worker's exit behind its messages by it).
+   */
+  static async connect(path: string, pid: number = sys.pid): Promise<IpcClient> {
+    const client = new IpcClient(await sys.connectUnix(path));
+    void client.send({ type: "hello", pid });
+    return client;
   }
 
   /** Sends one message; resolves once it is handed to the kernel, or the master is gone. */

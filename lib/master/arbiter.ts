@@ -61,7 +61,6 @@ export class Arbiter implements OperationsSource {
   #resources: Resources | undefined;
   #upgrade: Upgrade | undefined;
   #everReady = false;
-  #haltPending = false;
   #exitCode: ExitCode | null = null;
 
   constructor(options: ArbiterOptions) {
@@ -132,7 +131,14 @@ export class Arbiter implements OperationsSource {
       this.#log.info("Listening at: {where} ({pid})", { where, pid: process.pid });
     }
     this.#log.info("Using {n}", { n: plural(this.#target, "worker") });
-    for (const warning of [migrateWarning(s), connectionWatchWarning(s, this.#rt.connectionWatchProblem())]) {
+    const inherit = this.#rt.inheritProblem?.();
+    for (
+      const warning of [
+        migrateWarning(s),
+        connectionWatchWarning(s, this.#rt.connectionWatchProblem()),
+        inherit ? `Workers inherit the master's unix sockets: ${inherit}; see docs/SECURITY.md` : null,
+      ]
+    ) {
       if (warning) this.#log.warning("{warning}", { warning });
     }
     const wakeMs = s.timeout > 0 ? Math.min(WAKE_MS, Math.max(100, s.timeout * 250)) : WAKE_MS;
@@ -178,7 +184,6 @@ export class Arbiter implements OperationsSource {
     if (event.kind === "signal") await this.#handleSignal(event.signal);
     else if (event.kind === "exit") await this.reapWorker(event.pid, event.status);
     else if (event.kind === "message") this.#handleMessage(event.message);
-    else if (event.kind === "boot_failed") this.#bootFailed(event.worker, event.code, event.reason);
     else if (event.kind === "scale") await this.#setNumWorkers(event.workers);
     if (this.#exitCode === null) {
       // The workers whose watchdog the master maps send no heartbeats: it reads them at each wake-up.
@@ -216,7 +221,8 @@ export class Arbiter implements OperationsSource {
   }
 
   #handleMessage(message: WorkerMessage): void {
-    const worker = this.#workers.sender(message);
+    if (message.type === "hello") return; // IpcServer's own, never passed on
+    const worker = this.#workers.get(message.pid);
     if (!worker) return;
     if (message.type === "ready") {
       this.#workers.ready(worker, message.sharesWatchdog === true);
@@ -252,7 +258,7 @@ export class Arbiter implements OperationsSource {
    * serve (see {@link Workers.manage}).
    */
   manageWorkers(): void {
-    if (this.#haltPending || this.#exitCode !== null) return;
+    if (this.#exitCode !== null) return;
     const { number, settings } = this.#generations.current;
     this.#workers.manage(this.#target, number, settings, this.#resources as Resources);
   }
@@ -264,10 +270,10 @@ export class Arbiter implements OperationsSource {
     this.#generations.prune(this.#workers.records().map((w) => w.generation));
     if (!reaped || this.#exitCode !== null) return;
     const { worker, verdict } = reaped;
+    // Its messages came first (IpcServer.ended): a boot_error exit not yet
+    // reported by its message never will be, so it is reported without.
     if (verdict.kind === "boot_failure") this.#bootFailed(worker, null, verdict.reason);
-    // Its boot_error message, with the reason, may still be on its way (see
-    // Workers.reap); until then (or the halt), spawn nothing: no respawn loop.
-    else if (verdict.kind === "boot_error") this.#haltPending = !this.#everReady;
+    else if (verdict.kind === "boot_error") this.#bootFailed(worker, verdict.code, verdict.reason);
   }
 
   /**
@@ -280,7 +286,6 @@ export class Arbiter implements OperationsSource {
     worker.bootFailed = true;
     // Nothing has served yet: a worker that cannot boot now never will.
     if (!this.#everReady) return this.halt(reason, code ?? ExitCode.WORKER_BOOT_ERROR);
-    this.#haltPending = false;
     if (this.#generations.failsReload(worker.generation)) return this.#reloadFailed(reason);
     this.#workers.backingOff(reason);
     this.#workers.stopBooting(worker.generation);

@@ -4,25 +4,16 @@
  * of these; the arbiter's loop takes them off one at a time.
  * @module
  */
-import type { ExitCode } from "../errors.ts";
 import type { WorkerMessage } from "../ipc.ts";
 import type { ChildExit, Signal } from "../runtime/mod.ts";
 import type { Status } from "./metrics.ts";
 import type { ControlReply, ControlRequest } from "./operations.ts";
-import type { WorkerRecord } from "./pool.ts";
 
 /** One event of the master's queue. */
 export type MasterEvent =
   | { readonly kind: "signal"; readonly signal: Signal }
   | { readonly kind: "exit"; readonly pid: number; readonly status: ChildExit }
   | { readonly kind: "message"; readonly message: WorkerMessage }
-  /** A worker exited with a boot error and its message did not come: report it anyway. */
-  | {
-    readonly kind: "boot_failed";
-    readonly worker: WorkerRecord;
-    readonly code: ExitCode;
-    readonly reason: string;
-  }
   | { readonly kind: "scale"; readonly workers: number }
   | { readonly kind: "wakeup" };
 

@@ -27,12 +27,6 @@ type WorkerRecord = pool.WorkerRecord;
 
 /** A stopping worker still alive this long past its graceful timeout is killed. */
 const OVERSTAY_MS = 2000;
-/**
- * How long a worker's boot_error message may trail its exit: the message is
- * in the master's socket before the worker exits, but the master may learn
- * of the exit first. Waited out only if the message never comes.
- */
-const BOOT_ERROR_WAIT_MS = 1000;
 
 /** What {@link Workers} needs from the master. */
 export interface WorkersOptions {
@@ -56,8 +50,6 @@ export class Workers {
   #files: WatchdogFiles | null | undefined;
   /** The watchdog file each worker was given, until its exit is reaped. */
   readonly #filePaths = new Map<number, string>();
-  /** Workers whose exit with a boot error was reaped before their boot_error message came. */
-  readonly #unheard = new Map<number, WorkerRecord>();
 
   constructor(options: WorkersOptions) {
     this.#o = options;
@@ -76,15 +68,6 @@ export class Workers {
   /** The record of a live or unreaped worker. */
   get(pid: number): WorkerRecord | undefined {
     return this.#records.get(pid);
-  }
-
-  /** The record of the worker that sent `message`: for a boot_error, reaped ones too. */
-  sender(message: WorkerMessage): WorkerRecord | undefined {
-    const worker = this.#records.get(message.pid);
-    if (worker || message.type !== "boot_error") return worker;
-    const unheard = this.#unheard.get(message.pid);
-    this.#unheard.delete(message.pid);
-    return unheard;
   }
 
   /**
@@ -141,9 +124,10 @@ export class Workers {
     const worker = pool.newRecord(child, age, generation);
     this.#records.set(child.pid, worker);
     if (watchdogFile !== null) this.#filePaths.set(child.pid, watchdogFile);
+    // Its exit is judged after every message it sent (ready, boot_error...): see IpcServer.ended.
     const exit = (status: ChildExit) => {
       worker.exited = true;
-      this.#o.push({ kind: "exit", pid: worker.pid, status });
+      resources.ipc.ended(worker.pid).then(() => this.#o.push({ kind: "exit", pid: worker.pid, status }));
     };
     child.exited.then(exit, () => exit({ code: null, signal: null }));
     child.send(JSON.stringify(boot));
@@ -176,14 +160,7 @@ export class Workers {
     const { code, signal } = status;
     await callHook(this.#o.hooks, "childExit", { pid, age: worker.age, code, signal });
     const verdict = judgeExit(worker, status);
-    if (verdict.kind === "boot_error" && !worker.bootFailed) {
-      // Reported by its message (see sender), or without it once the wait is over.
-      const { code, reason } = verdict;
-      this.#unheard.set(pid, worker);
-      this.#o.timers.after(BOOT_ERROR_WAIT_MS, () => {
-        if (this.#unheard.delete(pid)) this.#o.push({ kind: "boot_failed", worker, code, reason });
-      });
-    } else if (verdict.kind === "crash" && verdict.early) {
+    if (verdict.kind === "crash" && verdict.early) {
       // It served, then died at once: maybe a crash loop, so the next spawn backs off.
       this.backingOff(
         `Worker (pid:${pid}) ${verdict.how} ${Date.now() - worker.spawnedAt} ms after it started`,

@@ -6,6 +6,7 @@ import { bindError } from "./_bind_error.ts";
 import { hasPendingInput } from "./_sockets.ts";
 import { markUpgraded, startConnectionWatcher, watchOptions } from "./_watcher.ts";
 import type { LibcCalls } from "./_libc.ts";
+import { closeSocketsOnExec } from "./_close_on_exec.ts";
 import {
   adoptAt,
   bindSocket,
@@ -95,8 +96,19 @@ function _selfCommand(needs: WorkerNeeds = { read: [], write: [], net: [] }): st
   ];
 }
 
+/** This process's sockets by descriptor, from /proc (where it is readable: see _socketCalls). */
+function* _sockets(): Generator<number> {
+  for (const entry of Deno.readDirSync("/proc/self/fd")) {
+    try {
+      if (Deno.readLinkSync(`/proc/self/fd/${entry.name}`).startsWith("socket:")) yield Number(entry.name);
+    } catch { /* gone meanwhile (readDirSync's own descriptor) */ }
+  }
+}
+
 function _spawn(argv: string[], options: SpawnOptions = {}): ChildProcess {
   const [program, ...args] = argv;
+  const libc = _socketCalls();
+  if (libc !== null) closeSocketsOnExec(libc, _sockets(), new Set(options.fds ?? []));
   const piped = options.stdin !== "null";
   const child = new Deno.Command(program as string, {
     args,
@@ -299,6 +311,7 @@ export const denoRuntime: Runtime = {
   },
   webSockets: _webSockets,
   connectionWatchProblem: () => _socketCalls() === null ? _libcProblem : null,
+  inheritProblem: () => _socketCalls() === null ? _libcProblem : null,
   sharedMemory: () => sharedMemoryOf(_socketCalls(), mapFileDeno),
   bindSocket: (address: Address, reusePort: boolean) =>
     bindSocket(_requireLibc("Binding before dropping privileges (--user)"), address, reusePort),

@@ -281,6 +281,12 @@ export interface Runtime {
    * `headerTimeout` and `bodyTimeout` are not enforced), or null when it can.
    */
   connectionWatchProblem(): string | null;
+  /**
+   * Why this process's own sockets (the workers' channel, the control
+   * socket) cannot be kept from the children it starts, or null when they
+   * are, or the runtime never passes them (runtime/_close_on_exec.ts).
+   */
+  inheritProblem?(): string | null;
   /** Shared memory and the machine's clock; null where the runtime cannot map a file (see {@link SharedMemory}). */
   sharedMemory(): SharedMemory | null;
   /**

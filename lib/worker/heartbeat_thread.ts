@@ -34,7 +34,7 @@ scope.onmessage = async (event) => {
   const { buffer, ipcPath, pid, intervalMs } = event.data;
   let ipc: IpcClient;
   try {
-    ipc = await IpcClient.connect(ipcPath);
+    ipc = await IpcClient.connect(ipcPath, pid);
   } catch (err) {
     scope.postMessage({ type: "failed", message: `cannot reach the master: ${describeError(err)}` });
     return;

@@ -69,6 +69,7 @@ export async function runWorker(rt: Runtime, app?: App, hooks?: Hooks): Promise<
     pid: sys.pid,
     ...(worker.sharesWatchdog ? { sharesWatchdog: true } : {}),
   });
+  logger("worker").debug("Worker {pid} is ready and has told the master", { pid: sys.pid });
 
   // The master holds our stdin open for as long as it lives.
   for (;;) {

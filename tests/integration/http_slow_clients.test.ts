@@ -235,7 +235,7 @@ describe(`slow clients (${RUNTIME})`, () => {
   );
 
   test(
-    "without --allow-ffi, Deno's master warns once that the timeouts cannot be enforced",
+    "without --allow-ffi, Deno's master warns once that the timeouts cannot be enforced, and that workers inherit its sockets",
     { ...T, skip: RUNTIME !== "deno" && "Deno permissions only exist on Deno" },
     async () => {
       const port = await freePort();
@@ -248,6 +248,8 @@ describe(`slow clients (${RUNTIME})`, () => {
       );
       assert.deepEqual(warnings?.length, 1, c.stderr);
       assert.match(warnings?.[0] ?? "", /--allow-ffi is not granted/);
+      // Nor can it keep its own unix sockets from the workers (runtime/_close_on_exec.ts).
+      assert.match(c.stderr, /Workers inherit the master's unix sockets: --allow-ffi is not granted/);
       c.kill("SIGTERM");
       await c.exit();
     },

@@ -11,6 +11,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
@@ -19,7 +20,16 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { describeFailures, Load, type Mode } from "../../scripts/stress/_load.ts";
-import { Corral, freePort, ROOT, RUNTIME, stopAll, waitFor, ZERO_LOSS_SKIP } from "../_helpers/corral.ts";
+import {
+  alive,
+  Corral,
+  freePort,
+  ROOT,
+  RUNTIME,
+  stopAll,
+  waitFor,
+  ZERO_LOSS_SKIP,
+} from "../_helpers/corral.ts";
 import { get } from "../_helpers/http.ts";
 
 after(stopAll);
@@ -112,6 +122,47 @@ describe(`signals in quick succession (${RUNTIME})`, () => {
 });
 
 describe(`the master's resources (${RUNTIME})`, () => {
+  // Deno's node:net made the master's unix listeners (the workers' channel, the control socket) without
+  // close-on-exec, and every worker held both: an app could accept the operator's `corral ctl`.
+  test(
+    "a worker holds none of the master's sockets: its channel's listener, the control socket",
+    LINUX,
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "corral-inherit-"));
+      const port = await freePort();
+      const c = new Corral([
+        "-w",
+        "2",
+        "-b",
+        `127.0.0.1:${port}`,
+        "--control-socket",
+        join(dir, "ctl.sock"),
+        "tests/apps/pid.ts",
+      ]);
+      await c.ready();
+      // Beyond stdin, stdout and stderr (the test's pipes, which Bun's node:child_process makes sockets).
+      const sockets = (pid: number) =>
+        new Set(
+          readdirSync(`/proc/${pid}/fd`).filter((fd) => Number(fd) > 2).map((fd) => {
+            try {
+              return readlinkSync(`/proc/${pid}/fd/${fd}`);
+            } catch {
+              return "";
+            }
+          }).filter((target) => target.startsWith("socket:")),
+        );
+      const master = sockets(c.pid);
+      assert.ok(master.size >= 2, `the master's sockets: ${[...master]}`);
+      for (const worker of liveWorkers(c)) {
+        const shared = [...sockets(worker)].filter((socket) => master.has(socket));
+        assert.deepEqual(shared, [], `worker ${worker} holds the master's ${shared}`);
+      }
+      c.kill("SIGTERM");
+      assert.equal((await c.exit()).code, 0);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  );
+
   test("the master's descriptors stay flat over 10 HUP reloads", LINUX, async () => {
     const port = await freePort();
     const c = new Corral(["-w", "2", "-b", `127.0.0.1:${port}`, STRESS_APP]);
@@ -228,6 +279,55 @@ describe(`exits (${RUNTIME})`, () => {
       c.kill("SIGTERM");
       assert.equal((await c.exit()).code, 0);
       rmSync(dir, { recursive: true, force: true });
+    },
+  );
+
+  // A worker that says ready and dies at once leaves the master its message and its exit together, and
+  // both runtimes report the exit first: the master took a worker that had booted for one that never did,
+  // and on the first start halted. Forced here: the master stops before its worker listens, the worker
+  // tells it is ready (its debug line follows the write) and is killed, then the master resumes.
+  test(
+    "a worker killed just after it said ready is a crash, and replaced: not a failed boot",
+    LINUX,
+    async () => {
+      const tries: string[] = [];
+      for (let attempt = 0; attempt < 5 && !tries.includes("forced"); attempt++) {
+        const port = await freePort();
+        const c = new Corral([
+          "-w",
+          "1",
+          "-b",
+          `127.0.0.1:${port}`,
+          "--log-level",
+          "debug",
+          "tests/apps/pid.ts",
+        ]);
+        await c.waitForLog(/Booting worker/);
+        const [pid] = c.workerPids() as [number];
+        process.kill(c.pid, "SIGSTOP");
+        const listening = await get(`http://127.0.0.1:${port}/`, { timeoutMs: 500 }).then(
+          () => true,
+          () => false,
+        );
+        try {
+          await c.waitForLog(new RegExp(`Worker ${pid} is ready and has told the master`));
+          process.kill(pid, "SIGKILL");
+          await waitFor("the worker to die", () => !alive(pid));
+        } finally {
+          process.kill(c.pid, "SIGCONT");
+        }
+        // Listening already when the master stopped: it may have read the message first; proves nothing.
+        tries.push(listening ? "the worker was ready first" : "forced");
+        await c.waitForLog(new RegExp(`Worker \\(pid:${pid}\\) was sent SIGKILL`));
+        await waitFor("its replacement to serve", async () => {
+          const r = await get(`http://127.0.0.1:${port}/`, { timeoutMs: 1000 }).catch(() => null);
+          return r?.status === 200 && r.body !== String(pid);
+        });
+        assert.doesNotMatch(c.stderr, /before it was ready|failed to boot/);
+        c.kill("SIGTERM");
+        assert.equal((await c.exit()).code, 0);
+      }
+      assert.ok(tries.includes("forced"), `never forced: ${tries.join("; ")}`);
     },
   );
 
