@@ -12,27 +12,33 @@
  * @module
  */
 import type { LibcCalls } from "./_libc.ts";
+import { sys } from "./sys.ts";
 
 const F_GETFD = 1;
 const F_SETFD = 2;
 const FD_CLOEXEC = 1;
 
+/** This process's sockets by descriptor, from /proc/self/fd. */
+function* _sockets(): Generator<number> {
+  for (const name of sys.readDir("/proc/self/fd")) {
+    try {
+      if (sys.readLink(`/proc/self/fd/${name}`).startsWith("socket:")) yield Number(name);
+    } catch { /* gone meanwhile (the listing's own descriptor) */ }
+  }
+}
+
 /**
- * Marks each of `sockets` (descriptor numbers of this process's sockets)
- * close-on-exec, but 0–2 and those in `keep`; returns how many it marked.
+ * Marks every socket of this process close-on-exec, but 0–2 and those in
+ * `keep`; returns how many it marked. Needs /proc readable.
  *
  * @example
  * ```ts
- * closeSocketsOnExec(libc, [21, 23], new Set([3])); // 2: neither reaches a child now
+ * closeSocketsOnExec(libc, new Set([3])); // systemd's socket at 3 still reaches a child; no other does
  * ```
  */
-export function closeSocketsOnExec(
-  libc: LibcCalls,
-  sockets: Iterable<number>,
-  keep: ReadonlySet<number>,
-): number {
+export function closeSocketsOnExec(libc: LibcCalls, keep: ReadonlySet<number>): number {
   let marked = 0;
-  for (const fd of sockets) {
+  for (const fd of _sockets()) {
     if (fd < 3 || keep.has(fd)) continue;
     const flags = libc.fcntl(fd, F_GETFD, 0);
     if (flags < 0 || (flags & FD_CLOEXEC) !== 0) continue; // closed meanwhile, or marked already

@@ -96,19 +96,10 @@ function _selfCommand(needs: WorkerNeeds = { read: [], write: [], net: [] }): st
   ];
 }
 
-/** This process's sockets by descriptor, from /proc (where it is readable: see _socketCalls). */
-function* _sockets(): Generator<number> {
-  for (const entry of Deno.readDirSync("/proc/self/fd")) {
-    try {
-      if (Deno.readLinkSync(`/proc/self/fd/${entry.name}`).startsWith("socket:")) yield Number(entry.name);
-    } catch { /* gone meanwhile (readDirSync's own descriptor) */ }
-  }
-}
-
 function _spawn(argv: string[], options: SpawnOptions = {}): ChildProcess {
   const [program, ...args] = argv;
   const libc = _socketCalls();
-  if (libc !== null) closeSocketsOnExec(libc, _sockets(), new Set(options.fds ?? []));
+  if (libc !== null) closeSocketsOnExec(libc, new Set(options.fds ?? []));
   const piped = options.stdin !== "null";
   const child = new Deno.Command(program as string, {
     args,
